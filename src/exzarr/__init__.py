@@ -1,0 +1,40 @@
+"""exzarr: chunked, compressed N-dimensional arrays in the Zarr v2 and v3 formats.
+
+>>> import exzarr, numpy as np
+>>> a = exzarr.create(shape=(1000, 1000), chunks=(100, 100), dtype="float64")
+>>> a[0:400, 0:400] = np.ones((400, 400))
+>>> float(a[0:400, 0:400].sum())
+160000.0
+"""
+
+from __future__ import annotations
+
+from . import errors, metadata, storage
+from .api import create, create_group, load, open, open_array, open_group, save
+from .array import Array
+from .config import config
+from .group import Group
+from .storage import LocalStore, MemoryStore, Store, ZipStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Array",
+    "Group",
+    "LocalStore",
+    "MemoryStore",
+    "Store",
+    "ZipStore",
+    "__version__",
+    "config",
+    "create",
+    "create_group",
+    "errors",
+    "load",
+    "metadata",
+    "open",
+    "open_array",
+    "open_group",
+    "save",
+    "storage",
+]

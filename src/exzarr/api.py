@@ -1,0 +1,292 @@
+"""Module-level functions: create, open, open_array, open_group, create_group, save, load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import metadata as md
+from .array import Array
+from .errors import MetadataError, NodeExistsError, NodeNotFoundError
+from .group import Group, node_from_metadata, normalize_path
+from .metadata.model import ArrayMetadata
+from .storage.base import Store
+from .storage.url import make_store
+
+__all__ = ["create", "create_group", "load", "open", "open_array", "open_group", "save"]
+
+_MODES = ("r", "r+", "a", "w", "w-", "x")
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    return "w-" if mode == "x" else mode
+
+
+def _resolve(path: Any, storage: str | None, storage_options: dict[str, Any] | None, mode: str, node: str | None) -> tuple[Store, str]:
+    store, base = make_store(path, storage=storage, storage_options=storage_options, mode=mode)
+    sub = normalize_path(node or "")
+    return store, "/".join(p for p in (base, sub) if p)
+
+
+def create(
+    path: Any = None,
+    *,
+    shape: Any,
+    chunks: Any = None,
+    dtype: Any = "float64",
+    compressor: Any = "zstd",
+    filters: Any = None,
+    fill_value: Any = 0,
+    zarr_format: int = 3,
+    order: str = "C",
+    dimension_separator: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    dimension_names: Any = None,
+    codecs: Any = None,
+    storage: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    mode: str = "w-",
+    write_empty_chunks: bool | None = None,
+    chunk_key_encoding: Any = None,
+    node: str | None = None,
+) -> Array:
+    """Create an array and write its metadata.
+
+    Parameters
+    ----------
+    path:
+        A local directory, ``file://``/``memory://``/``zip://`` URL, a ``.zip`` path, or a
+        :class:`~exzarr.storage.Store`. ``None`` makes an anonymous in-memory array.
+    shape, chunks:
+        Array and chunk shapes (``chunks=None`` is one chunk; ``-1`` spans a dimension).
+    dtype:
+        Any NumPy dtype, or ``str``/``"string"`` and ``bytes`` for variable-length data.
+    compressor:
+        ``"zstd"``, ``"gzip"``, ``"zlib"``, ``"blosc"``, ``"lz4"``, ``"bz2"``, ``"lzma"``, ``None``,
+        a numcodecs dict ``{"id": "zstd", "level": 1}``, a ``("zstd", {"level": 3})`` tuple or a
+        codec object.
+    filters:
+        numcodecs filters (dicts or objects), applied before the compressor.
+    codecs:
+        A full v3 codec list (JSON form or codec objects) instead of ``compressor``/``filters``.
+    storage:
+        ``"filesystem"``, ``"memory"`` or ``"zip"`` as in the seed.
+    mode:
+        ``"w-"`` (fail if a node exists), ``"w"`` (overwrite) or ``"a"`` (open if it exists).
+    node:
+        Path of the array inside the store (default: the root).
+
+    Examples
+    --------
+    >>> import exzarr, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> a = exzarr.create(shape=(1000, 1000), chunks=(100, 100), dtype="float64",
+    ...                   compressor="zstd", storage="filesystem", path=os.path.join(d, "a.zarr"))
+    >>> a.shape, a.chunks, a.zarr_format
+    ((1000, 1000), (100, 100), 3)
+    """
+    mode = _check_mode(mode)
+    if mode in ("r", "r+"):
+        raise ValueError(f"create needs a writable mode ('w-', 'w' or 'a'), got {mode!r}")
+    store, npath = _resolve(path, storage, storage_options, mode, node)
+    meta = md.build_array_metadata(
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        compressor=compressor,
+        filters=filters,
+        fill_value=fill_value,
+        zarr_format=zarr_format,
+        order=order,
+        dimension_separator=dimension_separator,
+        attributes=attributes,
+        dimension_names=dimension_names,
+        codecs=codecs,
+        chunk_key_encoding=chunk_key_encoding,
+    )
+    existing = md.read_metadata(store, npath)
+    if existing is not None:
+        if mode == "w-":
+            raise NodeExistsError(f"a node already exists at {'/' + npath!r} in {store!r} (use mode='w' to overwrite)")
+        if mode == "a":
+            if isinstance(existing, ArrayMetadata):
+                return Array(store, npath, existing, write_empty_chunks=write_empty_chunks)
+            raise NodeExistsError(f"a group exists at {'/' + npath!r} in {store!r}")
+        store.delete_prefix(npath) if npath else _clear_root(store)
+    md.write_metadata(store, npath, meta)
+    return Array(store, npath, meta, write_empty_chunks=write_empty_chunks)
+
+
+def _clear_root(store: Store) -> None:
+    for key in list(store.list()):
+        store.delete(key)
+
+
+def _open_existing(store: Store, npath: str, mode: str, zarr_format: int | None) -> Array | Group | None:
+    meta = md.read_metadata(store, npath, zarr_format=zarr_format)
+    if meta is None:
+        return None
+    return node_from_metadata(store, npath, meta, read_only=mode == "r")
+
+
+def open(  # noqa: A001 - mirrors zarr.open
+    path: Any,
+    *,
+    mode: str = "r",
+    storage: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    zarr_format: int | None = None,
+    node: str | None = None,
+    **create_kwargs: Any,
+) -> Array | Group:
+    """Open the array or group at ``path`` (v2 or v3 detected from the metadata).
+
+    ``mode="r"``/``"r+"`` raise :class:`~exzarr.errors.NodeNotFoundError` for a missing
+    node and never create anything; ``"a"`` and ``"w"`` create an array (when
+    ``shape=`` is given) or a group.
+
+    >>> import exzarr
+    >>> _ = exzarr.create("memory://doc-open", shape=(3,), chunks=(3,), mode="w")
+    >>> exzarr.open("memory://doc-open").shape
+    (3,)
+    """
+    mode = _check_mode(mode)
+    store, npath = _resolve(path, storage, storage_options, mode, node)
+    if mode in ("r", "r+", "a"):
+        node_ = _open_existing(store, npath, mode, zarr_format)
+        if node_ is not None:
+            return node_
+        if mode in ("r", "r+"):
+            raise NodeNotFoundError(f"no array or group at {'/' + npath!r} in {store!r}")
+    if "shape" in create_kwargs:
+        return create(store, node=npath, mode=mode, zarr_format=zarr_format or 3, **create_kwargs)
+    return create_group(store, node=npath, mode=mode, zarr_format=zarr_format or 3)
+
+
+def open_array(
+    path: Any,
+    *,
+    mode: str = "r",
+    storage: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    zarr_format: int | None = None,
+    node: str | None = None,
+    **create_kwargs: Any,
+) -> Array:
+    """Like :func:`open`, but the node must be an array."""
+    mode = _check_mode(mode)
+    store, npath = _resolve(path, storage, storage_options, mode, node)
+    if mode != "w":
+        found = _open_existing(store, npath, mode, zarr_format)
+        if isinstance(found, Array):
+            if mode == "w-":
+                raise NodeExistsError(f"an array already exists at {'/' + npath!r} in {store!r}")
+            return found
+        if found is not None:
+            raise NodeNotFoundError(f"{'/' + npath!r} in {store!r} is a group, not an array")
+        if mode in ("r", "r+"):
+            raise NodeNotFoundError(f"no array at {'/' + npath!r} in {store!r}")
+    if "shape" not in create_kwargs:
+        raise NodeNotFoundError(f"no array at {'/' + npath!r} in {store!r} (pass shape= to create one)")
+    return create(store, node=npath, mode=mode, zarr_format=zarr_format or 3, **create_kwargs)
+
+
+def open_group(
+    path: Any = None,
+    *,
+    mode: str = "a",
+    storage: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    zarr_format: int | None = None,
+    node: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Group:
+    """Open a group (created when missing unless ``mode`` is ``"r"``/``"r+"``)."""
+    mode = _check_mode(mode)
+    store, npath = _resolve(path, storage, storage_options, mode, node)
+    if mode != "w":
+        found = _open_existing(store, npath, mode, zarr_format)
+        if isinstance(found, Group):
+            if mode == "w-":
+                raise NodeExistsError(f"a group already exists at {'/' + npath!r} in {store!r}")
+            return found
+        if found is not None:
+            raise NodeNotFoundError(f"{'/' + npath!r} in {store!r} is an array, not a group")
+        if mode in ("r", "r+"):
+            raise NodeNotFoundError(f"no group at {'/' + npath!r} in {store!r}")
+    return create_group(store, node=npath, mode=mode, zarr_format=zarr_format or 3, attributes=attributes)
+
+
+def create_group(
+    path: Any = None,
+    attributes: dict[str, Any] | None = None,
+    zarr_format: int = 3,
+    *,
+    storage: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    mode: str = "w-",
+    node: str | None = None,
+) -> Group:
+    """Create a group and write its metadata (``zarr.json`` or ``.zgroup`` + ``.zattrs``).
+
+    >>> import exzarr
+    >>> g = exzarr.create_group("memory://doc-cg", attributes={"title": "demo"}, mode="w")
+    >>> g.attrs["title"]
+    'demo'
+    """
+    mode = _check_mode(mode)
+    if mode in ("r", "r+"):
+        raise ValueError(f"create_group needs a writable mode, got {mode!r}")
+    store, npath = _resolve(path, storage, storage_options, mode, node)
+    meta = md.build_group_metadata(zarr_format, attributes)
+    existing = md.read_metadata(store, npath)
+    if existing is not None:
+        if mode == "w-":
+            raise NodeExistsError(f"a node already exists at {'/' + npath!r} in {store!r} (use mode='w' to overwrite)")
+        if mode == "a" and existing.zarr_format == zarr_format and not isinstance(existing, ArrayMetadata):
+            return Group(store, npath, existing)
+        store.delete_prefix(npath) if npath else _clear_root(store)
+    md.write_metadata(store, npath, meta)
+    return Group(store, npath, meta)
+
+
+def save(path: Any, data: Any, *, chunks: Any = None, mode: str = "w", **create_kwargs: Any) -> Array:
+    """Write a NumPy array to a new Zarr array at ``path`` (overwriting by default).
+
+    >>> import exzarr, numpy as np
+    >>> a = exzarr.save("memory://doc-save", np.arange(6).reshape(2, 3))
+    >>> exzarr.load("memory://doc-save")
+    array([[0, 1, 2],
+           [3, 4, 5]])
+    """
+    arr = np.asarray(data)
+    dtype = create_kwargs.pop("dtype", arr.dtype)
+    if dtype is not None and np.dtype(dtype).kind in "UT" and np.dtype(dtype).kind == "T":
+        dtype = str
+    a = create(path, shape=arr.shape, chunks=chunks, dtype=dtype, mode=mode, **create_kwargs)
+    a[...] = arr
+    return a
+
+
+def load(path: Any, *, storage: str | None = None, storage_options: dict[str, Any] | None = None) -> Any:
+    """Read a whole array into NumPy (or, for a group, a dict of its arrays by path)."""
+    node = open(path, mode="r", storage=storage, storage_options=storage_options)
+    if isinstance(node, Array):
+        return node[...]
+    out: dict[str, np.ndarray] = {}
+
+    def walk(g: Group, prefix: str) -> None:
+        for name, child in g.members():
+            if isinstance(child, Array):
+                out[prefix + name] = child[...]
+            else:
+                walk(child, prefix + name + "/")
+
+    walk(node, "")
+    return out
+
+
+_ = MetadataError

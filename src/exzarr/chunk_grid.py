@@ -1,0 +1,129 @@
+"""The regular chunk grid and the chunk key encodings (v3 ``default``/``v2``, v2 separators)."""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import MetadataError
+
+
+@dataclass(frozen=True)
+class ChunkKeyEncoding:
+    """How chunk grid coordinates become store keys.
+
+    ``kind="default"``: ``"c" + sep + "1" + sep + "2"`` (``"c"`` for 0-d);
+    ``kind="v2"``: ``"1" + sep + "2"`` (``"0"`` for 0-d).
+
+    >>> ChunkKeyEncoding("default", "/").encode((1, 2))
+    'c/1/2'
+    >>> ChunkKeyEncoding("v2", ".").encode((1, 2))
+    '1.2'
+    """
+
+    kind: str = "default"
+    separator: str = "/"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("default", "v2"):
+            raise MetadataError(f"chunk_key_encoding: unknown encoding {self.kind!r}")
+        if self.separator not in ("/", "."):
+            raise MetadataError(f"chunk_key_encoding: separator must be '/' or '.', got {self.separator!r}")
+
+    def encode(self, coords: tuple[int, ...]) -> str:
+        sep = self.separator
+        if self.kind == "default":
+            return "c" + "".join(sep + str(c) for c in coords)
+        return sep.join(map(str, coords)) if coords else "0"
+
+    def decode(self, key: str) -> tuple[int, ...] | None:
+        """Grid coordinates of a chunk key, or ``None`` if the key is not a chunk key."""
+        sep = self.separator
+        if self.kind == "default":
+            if key == "c":
+                return ()
+            if not key.startswith("c" + sep):
+                return None
+            parts = key[2:].split(sep)
+        else:
+            parts = key.split(sep)
+        if not all(p.isdigit() for p in parts):
+            return None
+        return tuple(int(p) for p in parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.kind, "configuration": {"separator": self.separator}}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> ChunkKeyEncoding:
+        if isinstance(obj, str):
+            name, cfg = obj, {}
+        elif isinstance(obj, dict) and isinstance(obj.get("name"), str):
+            extra = set(obj) - {"name", "configuration"}
+            if extra:
+                raise MetadataError(f"chunk_key_encoding: unexpected keys {sorted(extra)}")
+            name, cfg = obj["name"], obj.get("configuration") or {}
+        else:
+            raise MetadataError(f"chunk_key_encoding: expected a name or object, got {obj!r}")
+        if name not in ("default", "v2"):
+            raise MetadataError(f"chunk_key_encoding: unknown encoding {name!r}")
+        if not isinstance(cfg, dict):
+            raise MetadataError("chunk_key_encoding: configuration must be an object")
+        sep = cfg.get("separator", "/" if name == "default" else ".")
+        return cls(name, sep)
+
+
+def grid_shape(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[int, ...]:
+    """Number of chunks along each dimension (ceiling division)."""
+    return tuple(math.ceil(s / c) if c else 0 for s, c in zip(shape, chunks, strict=True))
+
+
+def normalize_chunks(chunks: Any, shape: tuple[int, ...], *, name: str = "chunks") -> tuple[int, ...]:
+    """Turn a user ``chunks`` argument into a tuple of positive ints.
+
+    ``None`` means one chunk for the whole array, an int applies to every dimension,
+    and ``-1``/``None`` inside a tuple means the full extent of that dimension.
+    """
+    if chunks is None:
+        return tuple(max(1, s) for s in shape)
+    if _as_int(chunks) is not None:
+        chunks = (chunks,) * len(shape)
+    try:
+        chunks = tuple(chunks)
+    except TypeError:
+        raise MetadataError(f"{name}: expected an int or a tuple of ints, got {chunks!r}") from None
+    if len(chunks) != len(shape):
+        raise MetadataError(f"{name}: {chunks} has {len(chunks)} dimensions but shape {shape} has {len(shape)}")
+    out = []
+    for c, s in zip(chunks, shape, strict=True):
+        if c is None or c == -1:
+            c = max(1, s)
+        c = _as_int(c)
+        if c is None or c < 1:
+            raise MetadataError(f"{name}: chunk sizes must be positive integers, got {chunks}")
+        out.append(c)
+    return tuple(out)
+
+
+def normalize_shape(shape: Any, *, name: str = "shape") -> tuple[int, ...]:
+    if _as_int(shape) is not None:
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise MetadataError(f"{name}: expected a tuple of non-negative ints, got {shape!r}") from None
+    out = [_as_int(s) for s in shape]
+    if any(s is None or s < 0 for s in out):
+        raise MetadataError(f"{name}: dimensions must be non-negative integers, got {shape}")
+    return tuple(out)  # type: ignore[arg-type]
+
+
+def _as_int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        return operator.index(v)
+    except TypeError:
+        return None

@@ -1,0 +1,157 @@
+"""Bytes->bytes codecs: the v3 ``gzip``, ``zstd``, ``blosc`` and ``crc32c`` codecs.
+
+Compression itself is numcodecs' (whose decoders release the GIL); these classes
+only translate between the v3 JSON configuration and numcodecs objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import crc32c as _crc32c
+import numcodecs
+import numpy as np
+
+from ..errors import ChecksumError, MetadataError
+from .base import Buffer, BytesBytesCodec, ChunkSpec
+
+_BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+_BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
+
+
+def _int(cfg: dict[str, Any], key: str, codec: str, lo: int, hi: int, default: int | None = None) -> int:
+    v = cfg.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise MetadataError(f"codec {codec!r}: {key} must be an integer in [{lo}, {hi}], got {v!r}")
+    return v
+
+
+class GzipCodec(BytesBytesCodec):
+    """v3 ``gzip``: an RFC 1952 gzip stream."""
+
+    name = "gzip"
+
+    def __init__(self, level: int = 5) -> None:
+        self.level = _int({"level": level}, "level", "gzip", 0, 9)
+        self._impl = numcodecs.GZip(level=self.level)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> GzipCodec:
+        return cls(_int(cfg, "level", "gzip", 0, 9, 5))
+
+    def configuration(self) -> dict[str, Any]:
+        return {"level": self.level}
+
+    def encode(self, data: Buffer) -> Buffer:
+        return self._impl.encode(data)
+
+    def decode(self, data: Buffer) -> Buffer:
+        return self._impl.decode(data)
+
+
+class ZstdCodec(BytesBytesCodec):
+    """v3 ``zstd`` (zarr-extensions): ``level`` and optional ``checksum``."""
+
+    name = "zstd"
+
+    def __init__(self, level: int = 0, checksum: bool = False) -> None:
+        self.level = _int({"level": level}, "level", "zstd", -131072, 22)
+        if not isinstance(checksum, bool):
+            raise MetadataError(f"codec 'zstd': checksum must be a boolean, got {checksum!r}")
+        self.checksum = checksum
+        self._impl = numcodecs.Zstd(level=self.level, checksum=checksum)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> ZstdCodec:
+        return cls(_int(cfg, "level", "zstd", -131072, 22, 0), cfg.get("checksum", False))
+
+    def configuration(self) -> dict[str, Any]:
+        return {"level": self.level, "checksum": self.checksum}
+
+    def encode(self, data: Buffer) -> Buffer:
+        return self._impl.encode(data)
+
+    def decode(self, data: Buffer) -> Buffer:
+        return self._impl.decode(data)
+
+
+class BloscCodec(BytesBytesCodec):
+    """v3 ``blosc``: ``cname``, ``clevel``, ``shuffle``, ``typesize``, ``blocksize``."""
+
+    name = "blosc"
+
+    def __init__(
+        self,
+        cname: str = "zstd",
+        clevel: int = 5,
+        shuffle: str = "shuffle",
+        typesize: int | None = None,
+        blocksize: int = 0,
+    ) -> None:
+        if cname not in _BLOSC_CNAMES:
+            raise MetadataError(f"codec 'blosc': unknown cname {cname!r} (expected one of {_BLOSC_CNAMES})")
+        if shuffle not in _BLOSC_SHUFFLE:
+            raise MetadataError(f"codec 'blosc': shuffle must be one of {list(_BLOSC_SHUFFLE)}, got {shuffle!r}")
+        self.cname, self.shuffle, self.typesize = cname, shuffle, typesize
+        self.clevel = _int({"clevel": clevel}, "clevel", "blosc", 0, 9)
+        self.blocksize = _int({"blocksize": blocksize}, "blocksize", "blosc", 0, 2**31)
+        if typesize is not None:
+            _int({"typesize": typesize}, "typesize", "blosc", 1, 2**31)
+        self._impl = numcodecs.Blosc(
+            cname=cname, clevel=self.clevel, shuffle=_BLOSC_SHUFFLE[shuffle], blocksize=self.blocksize, typesize=typesize
+        )
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> BloscCodec:
+        return cls(
+            cfg.get("cname", "zstd"),
+            cfg.get("clevel", 5),
+            cfg.get("shuffle", "noshuffle"),
+            cfg.get("typesize"),
+            cfg.get("blocksize", 0),
+        )
+
+    def configuration(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {"cname": self.cname, "clevel": self.clevel, "shuffle": self.shuffle}
+        if self.typesize is not None:
+            cfg["typesize"] = self.typesize
+        cfg["blocksize"] = self.blocksize
+        return cfg
+
+    def evolve(self, spec: ChunkSpec) -> BloscCodec:
+        if self.typesize is None:
+            item = spec.dtype.numpy.itemsize if spec.dtype.numpy.kind != "O" else 1
+            return BloscCodec(self.cname, self.clevel, self.shuffle, item, self.blocksize)
+        return self
+
+    def encode(self, data: Buffer) -> Buffer:
+        return self._impl.encode(data)
+
+    def decode(self, data: Buffer) -> Buffer:
+        return self._impl.decode(data)
+
+
+class Crc32cCodec(BytesBytesCodec):
+    """v3 ``crc32c``: appends the CRC32C of the data as a little-endian u32, checked on decode."""
+
+    name = "crc32c"
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> Crc32cCodec:
+        return cls()
+
+    def configuration(self) -> dict[str, Any] | None:
+        return None
+
+    def encode(self, data: Buffer) -> Buffer:
+        mv = memoryview(data).cast("B") if not isinstance(data, np.ndarray) else memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+        return bytes(mv) + _crc32c.crc32c(mv).to_bytes(4, "little")
+
+    def decode(self, data: Buffer) -> Buffer:
+        mv = memoryview(data).cast("B") if not isinstance(data, np.ndarray) else memoryview(data.view(np.uint8).reshape(-1))
+        if len(mv) < 4:
+            raise ChecksumError(f"crc32c: {len(mv)} bytes is too short to hold a checksum")
+        body, tail = mv[:-4], bytes(mv[-4:])
+        if _crc32c.crc32c(body).to_bytes(4, "little") != tail:
+            raise ChecksumError("crc32c checksum mismatch")
+        return body

@@ -1,0 +1,72 @@
+"""The codec pipeline: array->array codecs, one array->bytes codec, then bytes->bytes codecs.
+
+Built once per array from the codec list and the chunk representation, so the
+per-chunk path is just a loop over pre-resolved codecs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import MetadataError
+from .base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, ChunkSpec, Codec
+
+
+class CodecPipeline:
+    """Encode and decode whole chunks through a validated v3-style codec chain."""
+
+    def __init__(self, codecs: Sequence[Codec], spec: ChunkSpec) -> None:
+        aa: list[tuple[ArrayArrayCodec, ChunkSpec]] = []
+        ab: tuple[ArrayBytesCodec, ChunkSpec] | None = None
+        bb: list[BytesBytesCodec] = []
+        resolved: list[Codec] = []
+        cur = spec
+        for c in codecs:
+            c = c.evolve(cur)
+            resolved.append(c)
+            if isinstance(c, ArrayArrayCodec):
+                if ab is not None:
+                    raise MetadataError(f"codecs: array->array codec {c.name!r} must come before the array->bytes codec")
+                aa.append((c, cur))
+                cur = c.resolve(cur)
+            elif isinstance(c, ArrayBytesCodec):
+                if ab is not None:
+                    raise MetadataError(f"codecs: more than one array->bytes codec ({ab[0].name!r}, {c.name!r})")
+                ab = (c, cur)
+            elif isinstance(c, BytesBytesCodec):
+                if ab is None:
+                    raise MetadataError(f"codecs: bytes->bytes codec {c.name!r} must come after the array->bytes codec")
+                bb.append(c)
+            else:
+                raise MetadataError(f"codecs: {c!r} is not a codec")
+        if ab is None:
+            raise MetadataError("codecs: exactly one array->bytes codec (e.g. 'bytes') is required")
+        self.codecs: tuple[Codec, ...] = tuple(resolved)
+        self.spec = spec
+        self._aa = aa
+        self._ab = ab
+        self._bb = bb
+
+    @property
+    def array_bytes_codec(self) -> ArrayBytesCodec:
+        return self._ab[0]
+
+    def encode(self, chunk: np.ndarray) -> Buffer:
+        for codec, spec in self._aa:
+            chunk = codec.encode(chunk, spec)
+        ab, spec = self._ab
+        data = ab.encode(chunk, spec)
+        for b in self._bb:
+            data = b.encode(data)
+        return data
+
+    def decode(self, data: Buffer) -> np.ndarray:
+        for b in reversed(self._bb):
+            data = b.decode(data)
+        ab, spec = self._ab
+        chunk = ab.decode(data, spec)
+        for codec, spec in reversed(self._aa):
+            chunk = codec.decode(chunk, spec)
+        return chunk

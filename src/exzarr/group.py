@@ -1,0 +1,267 @@
+"""The :class:`Group`: a node holding arrays and other groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from . import metadata as md
+from .array import Array
+from .attrs import Attributes
+from .errors import MetadataError, NodeExistsError, NodeNotFoundError, ReadOnlyError
+from .metadata.model import ArrayMetadata, GroupMetadata
+from .storage.base import Store
+
+__all__ = ["Group", "normalize_path", "node_from_metadata"]
+
+
+def normalize_path(path: str) -> str:
+    """Strip slashes, collapse ``//`` and refuse ``.``/``..`` segments."""
+    parts = [p for p in str(path).split("/") if p]
+    for p in parts:
+        if p in (".", ".."):
+            raise ValueError(f"invalid node path {path!r}: '.' and '..' segments are not allowed")
+    return "/".join(parts)
+
+
+def _check_name(name: str) -> None:
+    for part in name.split("/"):
+        if not part or part.startswith("__") or set(part) == {"."} or part in ("zarr.json", ".zarray", ".zgroup", ".zattrs"):
+            raise ValueError(f"invalid node name {name!r}: names must be non-empty, not all dots, not start with '__'")
+
+
+def node_from_metadata(store: Store, path: str, meta: ArrayMetadata | GroupMetadata, *, read_only: bool = False) -> Array | Group:
+    if isinstance(meta, ArrayMetadata):
+        return Array(store, path, meta, read_only=read_only)
+    return Group(store, path, meta, read_only=read_only)
+
+
+class Group:
+    """A Zarr group. Index it like a dict: ``g["a/b"]``.
+
+    >>> import exzarr
+    >>> g = exzarr.create_group("memory://doc-group")
+    >>> sub = g.create_group("sub")
+    >>> a = sub.create_array("x", shape=(4,), chunks=(2,), dtype="int32")
+    >>> print(g.tree())
+    /
+    └── sub
+        └── x (4,) int32
+    """
+
+    def __init__(self, store: Store, path: str, metadata: GroupMetadata, *, read_only: bool = False) -> None:
+        self._store = store
+        self._path = normalize_path(path)
+        self._meta = metadata
+        self._read_only = read_only or store.read_only
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str:
+        return "/" + self._path
+
+    @property
+    def basename(self) -> str:
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def metadata(self) -> GroupMetadata:
+        return self._meta
+
+    @property
+    def zarr_format(self) -> int:
+        return self._meta.zarr_format
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def attrs(self) -> Attributes:
+        return Attributes(self)
+
+    def __repr__(self) -> str:
+        return f"<exzarr.Group {self.name!r} v{self.zarr_format}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Group) and other._store == self._store and other._path == self._path
+
+    __hash__ = object.__hash__
+
+    def __enter__(self) -> Group:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._store.close()
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"group {self.name!r} is read-only")
+
+    def _read_attributes(self) -> dict[str, Any]:
+        return dict(self._meta.attributes)
+
+    def _write_attributes(self, attrs: dict[str, Any]) -> None:
+        self._check_writable()
+        meta = self._meta.with_(attributes=attrs)
+        md.write_metadata(self._store, self._path, meta, attrs_only=True)
+        self._meta = meta
+
+    def _child(self, name: str) -> str:
+        name = normalize_path(name)
+        return f"{self._path}/{name}" if self._path else name
+
+    # ------------------------------------------------------------------ members
+    def _get_node(self, name: str) -> Array | Group | None:
+        path = self._child(name)
+        meta = md.read_metadata(self._store, path, zarr_format=self.zarr_format)
+        return None if meta is None else node_from_metadata(self._store, path, meta, read_only=self._read_only)
+
+    def __getitem__(self, name: str) -> Array | Group:
+        node = self._get_node(name)
+        if node is None:
+            raise KeyError(name)
+        return node
+
+    def get(self, name: str, default: Any = None) -> Array | Group | Any:
+        node = self._get_node(name)
+        return default if node is None else node
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._get_node(name) is not None
+
+    def _member_names(self) -> list[str]:
+        names = []
+        for name in sorted(self._store.list_dir(self._path)):
+            if name in md.METADATA_KEYS or name.startswith("."):
+                continue
+            path = self._child(name)
+            keys = ("zarr.json",) if self.zarr_format == 3 else (".zarray", ".zgroup")
+            if any(self._store.exists(f"{path}/{k}") for k in keys):
+                names.append(name)
+        return names
+
+    def members(self) -> list[tuple[str, Array | Group]]:
+        """``(name, node)`` for every direct child, sorted by name."""
+        out = []
+        for name in self._member_names():
+            node = self._get_node(name)
+            if node is not None:
+                out.append((name, node))
+        return out
+
+    def keys(self) -> list[str]:
+        return self._member_names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._member_names())
+
+    def __len__(self) -> int:
+        return len(self._member_names())
+
+    def arrays(self) -> list[tuple[str, Array]]:
+        return [(n, m) for n, m in self.members() if isinstance(m, Array)]
+
+    def groups(self) -> list[tuple[str, Group]]:
+        return [(n, m) for n, m in self.members() if isinstance(m, Group)]
+
+    def tree(self, *, max_depth: int | None = None) -> str:
+        """A text rendering of the hierarchy, arrays shown with shape and dtype."""
+        lines = [self.name if self._path else "/"]
+
+        def walk(g: Group, prefix: str, depth: int) -> None:
+            if max_depth is not None and depth >= max_depth:
+                return
+            items = g.members()
+            for i, (name, node) in enumerate(items):
+                last = i == len(items) - 1
+                branch = "└── " if last else "├── "
+                if isinstance(node, Array):
+                    lines.append(f"{prefix}{branch}{name} {node.shape} {node.metadata.dtype}")
+                else:
+                    lines.append(f"{prefix}{branch}{name}")
+                    walk(node, prefix + ("    " if last else "│   "), depth + 1)
+
+        walk(self, "", 0)
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ creating
+    def _ensure_parents(self, name: str) -> None:
+        parts = normalize_path(name).split("/")[:-1]
+        cur = self
+        for p in parts:
+            cur = cur.require_group(p)
+
+    def create_group(self, name: str, *, attributes: dict[str, Any] | None = None, overwrite: bool = False) -> Group:
+        """Create a child group (intermediate groups are created too)."""
+        self._check_writable()
+        _check_name(normalize_path(name))
+        path = self._child(name)
+        existing = md.read_metadata(self._store, path)
+        if existing is not None:
+            if not overwrite:
+                raise NodeExistsError(f"a node already exists at {'/' + path!r}")
+            self._store.delete_prefix(path)
+        self._ensure_parents(name)
+        meta = md.build_group_metadata(self.zarr_format, attributes)
+        md.write_metadata(self._store, path, meta)
+        return Group(self._store, path, meta)
+
+    def require_group(self, name: str) -> Group:
+        """The child group ``name``, created if missing (like ``mkdir -p``)."""
+        node = self._get_node(name)
+        if isinstance(node, Group):
+            return node
+        if node is not None:
+            raise NodeExistsError(f"{'/' + self._child(name)!r} is an array, not a group")
+        return self.create_group(name)
+
+    def create_array(self, name: str, *, overwrite: bool = False, **kwargs: Any) -> Array:
+        """Create a child array; keyword arguments are those of :func:`exzarr.create`."""
+        self._check_writable()
+        _check_name(normalize_path(name))
+        kwargs.setdefault("zarr_format", self.zarr_format)
+        if kwargs["zarr_format"] != self.zarr_format:
+            raise MetadataError(f"group {self.name!r} is v{self.zarr_format}; cannot hold a v{kwargs['zarr_format']} array")
+        path = self._child(name)
+        if md.read_metadata(self._store, path) is not None:
+            if not overwrite:
+                raise NodeExistsError(f"a node already exists at {'/' + path!r}")
+            self._store.delete_prefix(path)
+        self._ensure_parents(name)
+        write_empty = kwargs.pop("write_empty_chunks", None)
+        meta = md.build_array_metadata(**kwargs)
+        md.write_metadata(self._store, path, meta)
+        return Array(self._store, path, meta, write_empty_chunks=write_empty)
+
+    def require_array(self, name: str, **kwargs: Any) -> Array:
+        node = self._get_node(name)
+        if isinstance(node, Array):
+            return node
+        if node is not None:
+            raise NodeExistsError(f"{'/' + self._child(name)!r} is a group, not an array")
+        return self.create_array(name, **kwargs)
+
+    def __delitem__(self, name: str) -> None:
+        self._check_writable()
+        path = self._child(name)
+        if md.read_metadata(self._store, path) is None:
+            raise KeyError(name)
+        self._store.delete_prefix(path)
+
+    def array_keys(self) -> list[str]:
+        return [n for n, _ in self.arrays()]
+
+    def group_keys(self) -> list[str]:
+        return [n for n, _ in self.groups()]
+
+
+_ = NodeNotFoundError

@@ -1,0 +1,186 @@
+"""The store interface: a key/value map of bytes with byte-range reads and listing.
+
+Keys are ``/``-separated relative paths (``"a/b/zarr.json"``, ``"a/c/0/1"``). A
+missing key reads as ``None``; deleting a missing key is not an error. Every
+store has ``*_async`` twins (by default running the sync verb on a thread) so an
+async-capable cloud store can override them without changing callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ReadOnlyError, StoreError
+
+__all__ = ["ByteRange", "Store", "check_key"]
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """A byte range of a value: ``[start, stop)``, ``[start, end)`` or the last ``suffix`` bytes.
+
+    >>> ByteRange(2, 5).resolve(10)
+    (2, 5)
+    >>> ByteRange.from_suffix(3).resolve(10)
+    (7, 10)
+    """
+
+    start: int = 0
+    stop: int | None = None
+    suffix: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.suffix is not None:
+            if self.suffix < 0:
+                raise ValueError(f"byte range: suffix must be >= 0, got {self.suffix}")
+        elif self.start < 0 or (self.stop is not None and self.stop < self.start):
+            raise ValueError(f"byte range: invalid range [{self.start}, {self.stop})")
+
+    @classmethod
+    def from_suffix(cls, n: int) -> ByteRange:
+        return cls(0, None, n)
+
+    @classmethod
+    def coerce(cls, r: Any) -> ByteRange | None:
+        if r is None or isinstance(r, ByteRange):
+            return r
+        if isinstance(r, tuple) and len(r) == 2:
+            return cls(r[0], r[1])
+        if isinstance(r, slice) and r.step in (None, 1):
+            return cls(r.start or 0, r.stop)
+        raise ValueError(f"byte range: expected ByteRange, (start, stop) or slice, got {r!r}")
+
+    def resolve(self, size: int) -> tuple[int, int]:
+        """Clamp to a value of ``size`` bytes and return ``(start, stop)``."""
+        if self.suffix is not None:
+            return max(0, size - self.suffix), size
+        stop = size if self.stop is None else min(self.stop, size)
+        start = min(self.start, size)
+        return start, max(start, stop)
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that are empty, absolute or would escape the store root."""
+    if not isinstance(key, str) or not key:
+        raise StoreError(f"invalid store key {key!r}: must be a non-empty string")
+    if key.startswith("/") or "\\" in key or "\0" in key:
+        raise StoreError(f"invalid store key {key!r}: must be a relative '/'-separated path")
+    for part in key.split("/"):
+        if part in ("", ".", ".."):
+            raise StoreError(f"invalid store key {key!r}: empty, '.' or '..' segment")
+    return key
+
+
+def _dir_prefix(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return prefix + "/" if prefix else ""
+
+
+class Store(ABC):
+    """Abstract key/value store. Subclasses implement the sync verbs."""
+
+    supports_deletes: bool = True
+    supports_partial_reads: bool = True
+
+    def __init__(self, *, read_only: bool = False) -> None:
+        self._read_only = read_only
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def _check_writable(self, key: str) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"{self!r} is read-only: cannot write {key!r}")
+
+    # -- required verbs -------------------------------------------------------------
+    @abstractmethod
+    def get(self, key: str, byte_range: ByteRange | tuple[int, int] | None = None) -> bytes | None:
+        """The value at ``key`` (or the requested byte range of it), ``None`` if absent."""
+
+    @abstractmethod
+    def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
+        """Store ``value`` at ``key`` atomically (readers see the old or the new value)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+
+    @abstractmethod
+    def list(self) -> Iterator[str]:
+        """Every key in the store."""
+
+    # -- derived verbs (override for speed) ---------------------------------------------
+    def exists(self, key: str) -> bool:
+        return self.get(key, ByteRange(0, 0)) is not None
+
+    def get_many(
+        self, keys: Sequence[str], byte_ranges: Sequence[ByteRange | None] | None = None
+    ) -> list[bytes | None]:
+        """Several values in one call (batched stores issue them concurrently)."""
+        ranges = byte_ranges if byte_ranges is not None else [None] * len(keys)
+        return [self.get(k, r) for k, r in zip(keys, ranges, strict=True)]
+
+    def set_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        for k, v in items:
+            self.set(k, v)
+
+    def getsize(self, key: str) -> int:
+        v = self.get(key)
+        if v is None:
+            raise FileNotFoundError(key)
+        return len(v)
+
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix`` (a plain string prefix)."""
+        return (k for k in self.list() if k.startswith(prefix))
+
+    def list_dir(self, prefix: str) -> Iterator[str]:
+        """Names of the immediate children (keys and "directories") under ``prefix``."""
+        p = _dir_prefix(prefix)
+        seen: set[str] = set()
+        for k in self.list_prefix(p):
+            name = k[len(p):].split("/", 1)[0]
+            if name and name not in seen:
+                seen.add(name)
+                yield name
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete every key under the directory ``prefix`` (never its siblings)."""
+        p = _dir_prefix(prefix)
+        self._check_writable(p or "/")
+        for k in list(self.list_prefix(p)):
+            self.delete(k)
+
+    def is_empty(self, prefix: str = "") -> bool:
+        return next(iter(self.list_prefix(_dir_prefix(prefix))), None) is None
+
+    def close(self) -> None:
+        """Release resources (a no-op for most stores)."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- async twins ------------------------------------------------------------------
+    async def get_async(self, key: str, byte_range: ByteRange | tuple[int, int] | None = None) -> bytes | None:
+        """Async version of :meth:`get`."""
+        return await asyncio.to_thread(self.get, key, byte_range)
+
+    async def set_async(self, key: str, value: bytes) -> None:
+        """Async version of :meth:`set`."""
+        await asyncio.to_thread(self.set, key, value)
+
+    async def delete_async(self, key: str) -> None:
+        """Async version of :meth:`delete`."""
+        await asyncio.to_thread(self.delete, key)
+
+    async def exists_async(self, key: str) -> bool:
+        """Async version of :meth:`exists`."""
+        return await asyncio.to_thread(self.exists, key)

@@ -1,0 +1,157 @@
+"""A store on the local file system, with crash-safe writes."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+from .base import ByteRange, Store, _dir_prefix, check_key
+
+_TMP_MARK = ".exzarr-tmp-"
+
+
+class LocalStore(Store):
+    """Keys are files under ``root``; ``set`` writes a temporary file and renames it.
+
+    A crash therefore leaves either the old value or the new one, never a
+    half-written chunk. Keys that would escape ``root`` (``../x``, absolute paths)
+    are refused.
+
+    >>> import tempfile
+    >>> s = LocalStore(tempfile.mkdtemp())
+    >>> s.set("a/zarr.json", b"{}")
+    >>> sorted(s.list())
+    ['a/zarr.json']
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = False) -> None:
+        super().__init__(read_only=read_only)
+        self.root = Path(root).expanduser().absolute()
+        self.fsync = fsync
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r}{', read_only=True' if self.read_only else ''})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LocalStore) and other.root == self.root and other.read_only == self.read_only
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.read_only))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"root": str(self.root), "read_only": self._read_only, "fsync": self.fsync}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["root"], read_only=state["read_only"], fsync=state["fsync"])  # type: ignore[misc]
+
+    def with_read_only(self, read_only: bool = True) -> LocalStore:
+        return LocalStore(self.root, read_only=read_only, fsync=self.fsync)
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    def get(self, key: str, byte_range: ByteRange | tuple[int, int] | None = None) -> bytes | None:
+        path = self._path(key)
+        r = ByteRange.coerce(byte_range)
+        try:
+            with open(path, "rb") as f:
+                if r is None:
+                    return f.read()
+                size = os.fstat(f.fileno()).st_size
+                a, b = r.resolve(size)
+                f.seek(a)
+                return f.read(b - a)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except IsADirectoryError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{self!r}: cannot read {key!r}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def getsize(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise FileNotFoundError(key) from None
+
+    def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
+        path = self._path(key)
+        self._check_writable(key)
+        tmp = path.with_name(f"{_TMP_MARK}{path.name}.{uuid.uuid4().hex}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(value)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            if isinstance(exc, OSError):
+                raise StoreError(f"{self!r}: cannot write {key!r}: {exc}") from exc
+            raise
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        self._check_writable(key)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except IsADirectoryError:
+            pass
+
+    def delete_prefix(self, prefix: str) -> None:
+        super().delete_prefix(prefix)
+        p = _dir_prefix(prefix)
+        if p:  # tidy now-empty directories (never the root or siblings)
+            base = self._path(p.rstrip("/"))
+            for dirpath, _dirs, _files in sorted(os.walk(base), key=lambda t: -len(t[0])) if base.is_dir() else []:
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass
+
+    def _walk(self, base: Path, rel: str) -> Iterator[str]:
+        try:
+            entries = list(os.scandir(base))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for e in entries:
+            if _TMP_MARK in e.name:
+                continue
+            key = f"{rel}{e.name}"
+            if e.is_dir(follow_symlinks=False):
+                yield from self._walk(Path(e.path), key + "/")
+            else:
+                yield key
+
+    def list(self) -> Iterator[str]:
+        return self._walk(self.root, "")
+
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        # walk only the deepest directory the prefix names
+        head, _, _ = prefix.rpartition("/")
+        base = self.root.joinpath(*head.split("/")) if head else self.root
+        rel = head + "/" if head else ""
+        return (k for k in self._walk(base, rel) if k.startswith(prefix))
+
+    def list_dir(self, prefix: str) -> Iterator[str]:
+        p = _dir_prefix(prefix)
+        base = self.root.joinpath(*p.rstrip("/").split("/")) if p else self.root
+        try:
+            names = sorted(e.name for e in os.scandir(base) if _TMP_MARK not in e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return iter(())
+        return iter(names)

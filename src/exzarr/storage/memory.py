@@ -1,0 +1,78 @@
+"""An in-memory, thread-safe store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from .base import ByteRange, Store, check_key
+
+
+class MemoryStore(Store):
+    """A dict of bytes guarded by a lock; picklable (the copy carries the data).
+
+    >>> s = MemoryStore()
+    >>> s.set("a/b", b"hello")
+    >>> s.get("a/b", (1, 3))
+    b'el'
+    """
+
+    def __init__(self, data: dict[str, bytes] | None = None, *, read_only: bool = False) -> None:
+        super().__init__(read_only=read_only)
+        self._data: dict[str, bytes] = dict(data or {})
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(<{len(self._data)} keys>)"
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            return {"data": dict(self._data), "read_only": self._read_only}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["data"], read_only=state["read_only"])  # type: ignore[misc]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MemoryStore) and other._data is self._data
+
+    __hash__ = object.__hash__
+
+    def get(self, key: str, byte_range: ByteRange | tuple[int, int] | None = None) -> bytes | None:
+        check_key(key)
+        r = ByteRange.coerce(byte_range)
+        with self._lock:
+            v = self._data.get(key)
+        if v is None or r is None:
+            return v
+        a, b = r.resolve(len(v))
+        return v[a:b]
+
+    def exists(self, key: str) -> bool:
+        check_key(key)
+        with self._lock:
+            return key in self._data
+
+    def getsize(self, key: str) -> int:
+        v = self.get(key)
+        if v is None:
+            raise FileNotFoundError(key)
+        return len(v)
+
+    def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
+        check_key(key)
+        self._check_writable(key)
+        b = bytes(value)
+        with self._lock:
+            self._data[key] = b
+
+    def delete(self, key: str) -> None:
+        check_key(key)
+        self._check_writable(key)
+        with self._lock:
+            self._data.pop(key, None)
+
+    def list(self) -> Iterator[str]:
+        with self._lock:
+            keys = list(self._data)
+        return iter(keys)

@@ -1,0 +1,133 @@
+"""A store inside a single zip file (read and write)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+from .base import ByteRange, Store, check_key
+
+
+class ZipStore(Store):
+    """Keys are members of a zip archive (stored uncompressed: chunks are compressed already).
+
+    Zip archives cannot delete members: overwriting a key appends a new member that
+    shadows the old one, and ``delete`` raises :class:`~exzarr.errors.StoreError`.
+    Call :meth:`close` (or use ``with``) after writing so the archive's directory
+    is written.
+
+    ``mode`` is ``"r"`` (read-only), ``"w"`` (truncate) or ``"a"`` (append/create).
+    """
+
+    supports_deletes = False
+
+    def __init__(self, path: str | os.PathLike[str], mode: str = "a", *, compression: int = zipfile.ZIP_STORED) -> None:
+        if mode not in ("r", "w", "a"):
+            raise ValueError(f"ZipStore: mode must be 'r', 'w' or 'a', got {mode!r}")
+        super().__init__(read_only=mode == "r")
+        self.path = Path(path).expanduser().absolute()
+        self.mode = mode
+        self.compression = compression
+        self._lock = threading.RLock()
+        self._zf: zipfile.ZipFile | None = None
+        self._open(mode)
+
+    def _open(self, mode: str) -> None:
+        if mode == "a" and not self.path.exists():
+            mode = "w"
+        try:
+            self._zf = zipfile.ZipFile(self.path, mode=mode, compression=self.compression, allowZip64=True)
+        except FileNotFoundError:
+            raise StoreError(f"ZipStore: {str(self.path)!r} does not exist") from None
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise StoreError(f"ZipStore: cannot open {str(self.path)!r}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"ZipStore({str(self.path)!r}, mode={self.mode!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.flush()
+        return {"path": str(self.path), "mode": "r" if self.read_only else "a", "compression": self.compression}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], state["mode"], compression=state["compression"])  # type: ignore[misc]
+
+    def _zip(self) -> zipfile.ZipFile:
+        if self._zf is None:
+            raise StoreError(f"{self!r} is closed")
+        return self._zf
+
+    def get(self, key: str, byte_range: ByteRange | tuple[int, int] | None = None) -> bytes | None:
+        check_key(key)
+        r = ByteRange.coerce(byte_range)
+        with self._lock:
+            zf = self._zip()
+            try:
+                info = zf.getinfo(key)
+            except KeyError:
+                return None
+            with zf.open(info) as f:
+                if r is None:
+                    return f.read()
+                a, b = r.resolve(info.file_size)
+                f.seek(a)
+                return f.read(b - a)
+
+    def exists(self, key: str) -> bool:
+        check_key(key)
+        with self._lock:
+            return key in self._zip().NameToInfo
+
+    def getsize(self, key: str) -> int:
+        with self._lock:
+            try:
+                return self._zip().getinfo(check_key(key)).file_size
+            except KeyError:
+                raise FileNotFoundError(key) from None
+
+    def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
+        check_key(key)
+        self._check_writable(key)
+        with self._lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Duplicate name": newest member wins
+            info = zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = self.compression
+            info.external_attr = 0o644 << 16
+            self._zip().writestr(info, bytes(value))
+
+    def delete(self, key: str) -> None:
+        check_key(key)
+        self._check_writable(key)
+        with self._lock:
+            if key in self._zip().NameToInfo:
+                raise StoreError(f"{self!r}: zip archives cannot delete members (key {key!r})")
+
+    def list(self) -> Iterator[str]:
+        with self._lock:
+            names = list(dict.fromkeys(n for n in self._zip().namelist() if not n.endswith("/")))
+        return iter(names)
+
+    def flush(self) -> None:
+        """Write the archive directory so other readers see what was written so far."""
+        with self._lock:
+            if self._zf is not None and not self.read_only:
+                self._zf.close()
+                self._open("a")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._zf is not None:
+                self._zf.close()
+                self._zf = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
