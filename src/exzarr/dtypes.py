@@ -264,6 +264,8 @@ def normalize_fill_value(value: Any, dt: DataType, *, field: str = "fill_value")
     try:
         if nd.kind == "V" and isinstance(value, (bytes, bytearray)):
             return np.frombuffer(bytes(value).ljust(nd.itemsize, b"\0"), dtype=nd)[0]
+        if nd.kind in "SUV" and isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0:
+            return np.zeros((), dtype=nd)[()]  # the numeric default 0 means "all zero bytes" here
         arr = np.empty((), dtype=nd)
         arr[()] = value
         return arr[()]

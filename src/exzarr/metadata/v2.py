@@ -74,16 +74,25 @@ def parse_zarray(doc: Any, attrs: dict[str, Any] | None, *, path: str = "") -> A
     )
 
 
+def codec_config(codec: Any) -> dict[str, Any]:
+    """numcodecs config as the v2 wire format; default-off flags are omitted as zarr-python does
+    (tensorstore refuses ``"checksum": false`` in a zstd config)."""
+    cfg = dict(codec.get_config())
+    if cfg.get("id") == "zstd" and cfg.get("checksum") is False:
+        del cfg["checksum"]
+    return cfg
+
+
 def zarray_json(meta: ArrayMetadata) -> dict[str, Any]:
     return {
         "zarr_format": 2,
         "shape": list(meta.shape),
         "chunks": list(meta.chunks),
         "dtype": v2_dtype_json(meta.dtype),
-        "compressor": meta.compressor.get_config() if meta.compressor is not None else None,
+        "compressor": codec_config(meta.compressor) if meta.compressor is not None else None,
         "fill_value": fill_value_to_json(meta.fill_value, meta.dtype, zarr_format=2),
         "order": meta.order,
-        "filters": [f.get_config() for f in meta.filters] if meta.filters else None,
+        "filters": [codec_config(f) for f in meta.filters] if meta.filters else None,
         "dimension_separator": meta.key_encoding.separator,
     }
 
