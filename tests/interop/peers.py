@@ -56,6 +56,10 @@ def assert_same(a: np.ndarray, b: np.ndarray) -> None:
     if a.dtype.fields is not None or a.dtype.kind == "V":
         assert a.tobytes() == b.astype(a.dtype).tobytes()
         return
+    if a.dtype.kind in "Mm":  # NaT != NaT, so compare the underlying integers
+        assert a.dtype == b.dtype, (a.dtype, b.dtype)
+        assert np.array_equal(a.view("i8"), b.view("i8")), (a, b)
+        return
     if a.dtype.kind in "fc":
         assert np.array_equal(a, b, equal_nan=True), (a, b)
         return
