@@ -25,7 +25,9 @@ def _check_mode(mode: str) -> str:
     return "w-" if mode == "x" else mode
 
 
-def _resolve(path: Any, storage: str | None, storage_options: dict[str, Any] | None, mode: str, node: str | None) -> tuple[Store, str]:
+def _resolve(
+    path: Any, storage: str | None, storage_options: dict[str, Any] | None, mode: str, node: str | None
+) -> tuple[Store, str]:
     store, base = make_store(path, storage=storage, storage_options=storage_options, mode=mode)
     sub = normalize_path(node or "")
     return store, "/".join(p for p in (base, sub) if p)
@@ -132,7 +134,7 @@ def _open_existing(store: Store, npath: str, mode: str, zarr_format: int | None)
     return node_from_metadata(store, npath, meta, read_only=mode == "r")
 
 
-def open(  # noqa: A001 - mirrors zarr.open
+def open(
     path: Any,
     *,
     mode: str = "r",

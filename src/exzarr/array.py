@@ -30,7 +30,6 @@ from .indexing import (
     basic_selection,
     block_selection,
     coordinate_selection,
-    ix,
 )
 from .metadata.model import ArrayMetadata
 from .storage.base import Store
@@ -162,7 +161,9 @@ class Array:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        return f"<exzarr.Array {self.name!r} shape={self.shape} chunks={self.chunks} dtype={self._meta.dtype} v{self.zarr_format}>"
+        return (
+            f"<exzarr.Array {self.name!r} shape={self.shape} chunks={self.chunks} dtype={self._meta.dtype} v{self.zarr_format}>"
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Array) and other._store == self._store and other._path == self._path
@@ -256,7 +257,7 @@ class Array:
         enc = self._meta.key_encoding
         grid = self.nchunks_per_dim
         for key in self._store.list_prefix(prefix):
-            coords = enc.decode(key[len(prefix):])
+            coords = enc.decode(key[len(prefix) :])
             if coords is not None and len(coords) == self.ndim and all(c < g for c, g in zip(coords, grid, strict=True)):
                 yield coords
 
@@ -269,24 +270,22 @@ class Array:
     def _read(self, sel: OrthogonalSelection | CoordinateSelection, max_concurrency: int | None = None) -> np.ndarray:
         out = np.empty(sel.shape, dtype=self.dtype)
         if isinstance(sel, OrthogonalSelection):
-            tasks = list(plan_orthogonal(sel))
+            tasks = list(plan_orthogonal(sel, self.chunks))
             flat = out
         else:
             tasks = list(plan_coordinate(sel))
             flat = out.reshape(-1)
         fill = self._meta.effective_fill
-        chunk_shape = self.chunks
         store = self._store
 
         def read_one(task: ChunkTask) -> None:
             key = self._key(task.chunk_coords)
-            osel = ix(task.out_selection, flat.shape)
             data = store.get(key)
             if data is None:
-                flat[osel] = fill
+                flat[task.out_selection] = fill
                 return
             chunk = self._decode(key, data)
-            flat[osel] = chunk[ix(task.chunk_selection, chunk_shape)]
+            flat[task.out_selection] = chunk[task.chunk_selection]
 
         run_tasks(read_one, tasks, max_concurrency=max_concurrency)
         if isinstance(sel, OrthogonalSelection) and sel.flip_axes:
@@ -321,7 +320,7 @@ class Array:
         if isinstance(sel, OrthogonalSelection):
             if sel.flip_axes:
                 val = np.flip(val, sel.flip_axes)
-            tasks = list(plan_orthogonal(sel))
+            tasks = list(plan_orthogonal(sel, self.chunks))
         else:
             val = val.reshape(-1)
             tasks = list(plan_coordinate(sel))
@@ -330,8 +329,8 @@ class Array:
 
         def write_one(task: ChunkTask) -> None:
             key = self._key(task.chunk_coords)
-            piece = val[ix(task.out_selection, val.shape)]
-            csel = ix(task.chunk_selection, chunk_shape)
+            piece = val[task.out_selection]
+            csel = task.chunk_selection
             if task.is_complete:
                 on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
                 chunk = self._fill_chunk() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
@@ -345,7 +344,13 @@ class Array:
     # ------------------------------------------------------------------ NumPy-style indexing
     def _dispatch(self, selection: Any) -> OrthogonalSelection | CoordinateSelection:
         sel = selection if isinstance(selection, tuple) else (selection,)
-        if len(sel) == 1 and isinstance(sel[0], np.ndarray) and sel[0].dtype == bool and sel[0].ndim == self.ndim and self.ndim > 1:
+        if (
+            len(sel) == 1
+            and isinstance(sel[0], np.ndarray)
+            and sel[0].dtype == bool
+            and sel[0].ndim == self.ndim
+            and self.ndim > 1
+        ):
             return coordinate_selection(sel[0], self.shape, self.chunks)
         n_arr = sum(1 for s in sel if isinstance(s, (list, np.ndarray)))
         if n_arr <= 1:
@@ -519,9 +524,7 @@ class Array:
                 self.set_basic_selection(sel, self._meta.effective_fill)
         new_grid = tuple(-(-s // c) for s, c in zip(shape, self.chunks, strict=True))
         if any(n < o for n, o in zip(shape, old, strict=True)):
-            doomed = [
-                self._key(cc) for cc in self.stored_chunks() if any(i >= g for i, g in zip(cc, new_grid, strict=True))
-            ]
+            doomed = [self._key(cc) for cc in self.stored_chunks() if any(i >= g for i, g in zip(cc, new_grid, strict=True))]
             for key in doomed:
                 self._store.delete(key)
         meta = self._meta.with_(shape=shape)

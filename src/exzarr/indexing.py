@@ -185,7 +185,7 @@ def _expand(selection: Any, ndim: int) -> tuple[Any, ...]:
         raise SelectionError(f"too many indices: array is {ndim}-dimensional, but {explicit} were indexed")
     if n_ell:
         i = next(k for k, s in enumerate(selection) if s is Ellipsis)
-        selection = selection[:i] + (slice(None),) * (ndim - explicit) + selection[i + 1:]
+        selection = selection[:i] + (slice(None),) * (ndim - explicit) + selection[i + 1 :]
     return selection + (slice(None),) * (ndim - len(selection))
 
 
@@ -218,7 +218,9 @@ class OrthogonalSelection:
         return any(isinstance(d, ArrayDim) for d in self.dims)
 
 
-def basic_selection(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...], *, allow_arrays: bool = False) -> OrthogonalSelection:
+def basic_selection(
+    selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...], *, allow_arrays: bool = False
+) -> OrthogonalSelection:
     """Normalise ints, slices and ``...`` (and, with ``allow_arrays``, 1-D int/bool arrays per axis)."""
     sel = _expand(selection, len(shape))
     dims: list[DimIndexer] = []

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from data import ALL_V2, ALL_V3, dtype_id, data_for
+from data import ALL_V2, ALL_V3, data_for, dtype_id
 from peers import assert_same, ts_read, zarr_open, zarr_read
 
 import exzarr
@@ -85,7 +85,9 @@ V2_COMPRESSORS = [
     "zstd",
     {"id": "zstd", "level": 5, "checksum": True},
     "lz4",
-] + [{"id": "blosc", "cname": c, "clevel": 3, "shuffle": s} for c in ("lz4", "lz4hc", "blosclz", "zstd", "zlib") for s in (0, 1, 2)]
+] + [
+    {"id": "blosc", "cname": c, "clevel": 3, "shuffle": s} for c in ("lz4", "lz4hc", "blosclz", "zstd", "zlib") for s in (0, 1, 2)
+]
 TS_V2_COMPRESSORS = {None, "zlib", "gzip", "bz2", "zstd", "blosc"}
 
 
@@ -153,7 +155,9 @@ def test_v2_categorize_filter(tmp_path):
 @pytest.mark.parametrize("sep", [".", "/"])
 def test_v2_order_and_separator(tmp_path, order, sep):
     x = data_for("int16", (6, 7, 5))
-    a = exzarr.create(tmp_path / "a", shape=x.shape, chunks=(4, 3, 2), dtype="int16", zarr_format=2, order=order, dimension_separator=sep)
+    a = exzarr.create(
+        tmp_path / "a", shape=x.shape, chunks=(4, 3, 2), dtype="int16", zarr_format=2, order=order, dimension_separator=sep
+    )
     a[...] = x
     doc = json.loads((tmp_path / "a" / ".zarray").read_text())
     assert doc["order"] == order and doc["dimension_separator"] == sep

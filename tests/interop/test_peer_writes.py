@@ -9,7 +9,7 @@ import numcodecs
 import numpy as np
 import pytest
 import zarr
-from data import ALL_V3, NUMERIC, dtype_id, data_for
+from data import ALL_V3, NUMERIC, data_for, dtype_id
 from peers import assert_same, ts_write
 from zarr.codecs import numcodecs as znc
 
@@ -18,14 +18,28 @@ import exzarr
 SHAPE, CHUNKS = (7, 5), (3, 2)
 REGION = (slice(0, 5), slice(1, 5))
 
-ZARR_V2_DTYPES = NUMERIC + ["M8[ns]", "M8[10ns]", "m8[s]", "S5", "U4", "V3", [("a", "<i4"), ("b", "<f8")], str, ">i4", ">f8", ">c8"]
+ZARR_V2_DTYPES = NUMERIC + [
+    "M8[ns]",
+    "M8[10ns]",
+    "m8[s]",
+    "S5",
+    "U4",
+    "V3",
+    [("a", "<i4"), ("b", "<f8")],
+    str,
+    ">i4",
+    ">f8",
+    ">c8",
+]
 
 
 def zarr_write(path, dt, fmt, **kw):
     x = data_for(dt, SHAPE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        z = zarr.create_array(str(path), shape=SHAPE, chunks=CHUNKS, dtype=np.dtype(dt) if dt is not str else str, zarr_format=fmt, **kw)
+        z = zarr.create_array(
+            str(path), shape=SHAPE, chunks=CHUNKS, dtype=np.dtype(dt) if dt is not str else str, zarr_format=fmt, **kw
+        )
         z[REGION] = x[REGION]
         exp = np.asarray(z[...])  # what zarr-python itself reads back
     return x, exp
@@ -40,7 +54,9 @@ def test_zarr_v2_dtypes(tmp_path, dt):
     assert_same(a[REGION], x[REGION])
 
 
-@pytest.mark.parametrize("dt", [d for d in ALL_V3 if dtype_id(d) not in ("bytes", "struct")] + [[("a", "<i4"), ("b", "<f8")]], ids=dtype_id)
+@pytest.mark.parametrize(
+    "dt", [d for d in ALL_V3 if dtype_id(d) not in ("bytes", "struct")] + [[("a", "<i4"), ("b", "<f8")]], ids=dtype_id
+)
 def test_zarr_v3_dtypes(tmp_path, dt):
     x, exp = zarr_write(tmp_path / "a", dt, 3)
     a = exzarr.open(tmp_path / "a")
@@ -102,7 +118,9 @@ def test_zarr_v2_filters(tmp_path, dt, filters):
         x = np.nan_to_num(x, nan=1, posinf=2, neginf=3) / 1000
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        z = zarr.create_array(str(tmp_path / "a"), shape=SHAPE, chunks=CHUNKS, dtype=dt, zarr_format=2, filters=filters, fill_value=None)
+        z = zarr.create_array(
+            str(tmp_path / "a"), shape=SHAPE, chunks=CHUNKS, dtype=dt, zarr_format=2, filters=filters, fill_value=None
+        )
         z[...] = x
         exp = np.asarray(z[...])
     assert_same(exzarr.open(tmp_path / "a")[...], exp)

@@ -103,7 +103,7 @@ def codec_from_json(obj: Any, *, field: str = "codecs") -> Codec | None:
         except (TypeError, ValueError) as exc:
             raise MetadataError(f"{field}: invalid configuration for codec {name!r}: {exc}") from None
     if name.startswith(PREFIX):
-        return wrap_numcodec(numcodec_from_config({"id": name[len(PREFIX):], **cfg}, field=field))
+        return wrap_numcodec(numcodec_from_config({"id": name[len(PREFIX) :], **cfg}, field=field))
     if must is False:
         return None
     raise UnknownCodecError(f"{field}: unknown codec {name!r}")

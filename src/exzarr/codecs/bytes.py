@@ -53,11 +53,9 @@ class BytesCodec(ArrayBytesCodec):
         return {"endian": self.endian} if self.endian is not None else None
 
     def evolve(self, spec: ChunkSpec) -> BytesCodec:
-        needs = _needs_endian(spec.dtype.numpy)
-        if needs and self.endian is None:
+        # multi-byte types need an endianness; a stated one on 1-byte types is kept as written
+        if self.endian is None and _needs_endian(spec.dtype.numpy):
             return BytesCodec("little")
-        if not needs and self.endian is not None:
-            return BytesCodec(None)
         return self
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> Buffer:

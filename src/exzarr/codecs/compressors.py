@@ -144,7 +144,11 @@ class Crc32cCodec(BytesBytesCodec):
         return None
 
     def encode(self, data: Buffer) -> Buffer:
-        mv = memoryview(data).cast("B") if not isinstance(data, np.ndarray) else memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+        mv = (
+            memoryview(data).cast("B")
+            if not isinstance(data, np.ndarray)
+            else memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+        )
         return bytes(mv) + _crc32c.crc32c(mv).to_bytes(4, "little")
 
     def decode(self, data: Buffer) -> Buffer:

@@ -174,7 +174,11 @@ def build_array_metadata(
         dt = v3_native(dt)
         fill = normalize_fill_value(fill_value, dt)
         if chunk_key_encoding is not None:
-            key_enc = chunk_key_encoding if isinstance(chunk_key_encoding, ChunkKeyEncoding) else ChunkKeyEncoding.from_json(chunk_key_encoding)
+            key_enc = (
+                chunk_key_encoding
+                if isinstance(chunk_key_encoding, ChunkKeyEncoding)
+                else ChunkKeyEncoding.from_json(chunk_key_encoding)
+            )
         else:
             key_enc = ChunkKeyEncoding("default", dimension_separator or "/")
         if codecs is not None:
@@ -189,7 +193,7 @@ def build_array_metadata(
             if dt.is_object:
                 codec_list.append(VlenBytesCodec() if dt.vlen == "bytes" else VlenUtf8Codec())
             else:
-                codec_list.append(BytesCodec("little"))
+                codec_list.append(BytesCodec(None))  # resolved to "little" for multi-byte types
             comp = compressor_v3(compressor)
             if comp is not None:
                 codec_list.append(comp)

@@ -35,6 +35,7 @@ class ArrayMetadata:
     filters: tuple[Any, ...] | None = None
     compressor: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    v2_codec_json: tuple[Any, Any] | None = None  # (filters, compressor) exactly as a .zarray stated them
 
     @property
     def ndim(self) -> int:

@@ -71,6 +71,7 @@ def parse_zarray(doc: Any, attrs: dict[str, Any] | None, *, path: str = "") -> A
         order=order,
         filters=filters,
         compressor=compressor,
+        v2_codec_json=(filt_json, comp),
     )
 
 
@@ -84,15 +85,20 @@ def codec_config(codec: Any) -> dict[str, Any]:
 
 
 def zarray_json(meta: ArrayMetadata) -> dict[str, Any]:
+    if meta.v2_codec_json is not None:
+        filters_json, compressor_json = meta.v2_codec_json
+    else:
+        compressor_json = codec_config(meta.compressor) if meta.compressor is not None else None
+        filters_json = [codec_config(f) for f in meta.filters] if meta.filters else None
     return {
         "zarr_format": 2,
         "shape": list(meta.shape),
         "chunks": list(meta.chunks),
         "dtype": v2_dtype_json(meta.dtype),
-        "compressor": codec_config(meta.compressor) if meta.compressor is not None else None,
+        "compressor": compressor_json,
         "fill_value": fill_value_to_json(meta.fill_value, meta.dtype, zarr_format=2),
         "order": meta.order,
-        "filters": [codec_config(f) for f in meta.filters] if meta.filters else None,
+        "filters": filters_json,
         "dimension_separator": meta.key_encoding.separator,
     }
 
@@ -100,7 +106,7 @@ def zarray_json(meta: ArrayMetadata) -> dict[str, Any]:
 def parse_zgroup(doc: Any, attrs: dict[str, Any] | None, *, path: str = "") -> GroupMetadata:
     where = f"{path or '/'}/.zgroup"
     if not isinstance(doc, dict) or doc.get("zarr_format") != 2:
-        raise MetadataError(f"{where}: expected {{\"zarr_format\": 2}}, got {doc!r}")
+        raise MetadataError(f'{where}: expected {{"zarr_format": 2}}, got {doc!r}')
     return GroupMetadata(2, dict(attrs or {}))
 
 

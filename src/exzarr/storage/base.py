@@ -118,9 +118,7 @@ class Store(ABC):
     def exists(self, key: str) -> bool:
         return self.get(key, ByteRange(0, 0)) is not None
 
-    def get_many(
-        self, keys: Sequence[str], byte_ranges: Sequence[ByteRange | None] | None = None
-    ) -> list[bytes | None]:
+    def get_many(self, keys: Sequence[str], byte_ranges: Sequence[ByteRange | None] | None = None) -> list[bytes | None]:
         """Several values in one call (batched stores issue them concurrently)."""
         ranges = byte_ranges if byte_ranges is not None else [None] * len(keys)
         return [self.get(k, r) for k, r in zip(keys, ranges, strict=True)]
@@ -144,7 +142,7 @@ class Store(ABC):
         p = _dir_prefix(prefix)
         seen: set[str] = set()
         for k in self.list_prefix(p):
-            name = k[len(p):].split("/", 1)[0]
+            name = k[len(p) :].split("/", 1)[0]
             if name and name not in seen:
                 seen.add(name)
                 yield name
@@ -159,7 +157,7 @@ class Store(ABC):
     def is_empty(self, prefix: str = "") -> bool:
         return next(iter(self.list_prefix(_dir_prefix(prefix))), None) is None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (a no-op for most stores)."""
 
     def __enter__(self) -> Store:
