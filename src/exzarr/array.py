@@ -325,7 +325,7 @@ class Array:
             val = val.reshape(-1)
             tasks = list(plan_coordinate(sel))
         chunk_shape = self.chunks
-        grid_edge = tuple(s // c for s, c in zip(self.shape, chunk_shape, strict=True))
+        grid_edge = tuple(s // c if c else 0 for s, c in zip(self.shape, chunk_shape, strict=True))
 
         def write_one(task: ChunkTask) -> None:
             key = self._key(task.chunk_coords)
@@ -518,11 +518,11 @@ class Array:
             raise ShapeMismatchError(f"array {self.name!r}: resize to {shape} changes the number of dimensions ({self.ndim})")
         old = self.shape
         for axis, (n_new, n_old, c) in enumerate(zip(shape, old, self.chunks, strict=True)):
-            if n_new < n_old and n_new % c:
+            if c and n_new < n_old and n_new % c:
                 edge_stop = min(-(-n_new // c) * c, n_old)
                 sel = tuple(slice(n_new, edge_stop) if k == axis else slice(None) for k in range(self.ndim))
                 self.set_basic_selection(sel, self._meta.effective_fill)
-        new_grid = tuple(-(-s // c) for s, c in zip(shape, self.chunks, strict=True))
+        new_grid = tuple(-(-s // c) if c else 0 for s, c in zip(shape, self.chunks, strict=True))
         if any(n < o for n, o in zip(shape, old, strict=True)):
             doomed = [self._key(cc) for cc in self.stored_chunks() if any(i >= g for i, g in zip(cc, new_grid, strict=True))]
             for key in doomed:

@@ -80,11 +80,13 @@ def grid_shape(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[int, ..
     return tuple(math.ceil(s / c) if c else 0 for s, c in zip(shape, chunks, strict=True))
 
 
-def normalize_chunks(chunks: Any, shape: tuple[int, ...], *, name: str = "chunks") -> tuple[int, ...]:
+def normalize_chunks(chunks: Any, shape: tuple[int, ...], *, name: str = "chunks", reading: bool = False) -> tuple[int, ...]:
     """Turn a user ``chunks`` argument into a tuple of positive ints.
 
     ``None`` means one chunk for the whole array, an int applies to every dimension,
     and ``-1``/``None`` inside a tuple means the full extent of that dimension.
+    With ``reading=True`` a chunk size of 0 is accepted on a zero-length dimension:
+    the specs forbid it but zarr-python writes it, and such a dimension has no chunks.
     """
     if chunks is None:
         return tuple(max(1, s) for s in shape)
@@ -101,6 +103,9 @@ def normalize_chunks(chunks: Any, shape: tuple[int, ...], *, name: str = "chunks
         if c is None or c == -1:
             c = max(1, s)
         c = _as_int(c)
+        if reading and c == 0 and s == 0:
+            out.append(0)
+            continue
         if c is None or c < 1:
             raise MetadataError(f"{name}: chunk sizes must be positive integers, got {chunks}")
         out.append(c)

@@ -252,6 +252,14 @@ def default_fill_value(dt: DataType) -> Any:
     return np.zeros((), dtype=nd)[()]
 
 
+def null_fill_value(dt: DataType) -> Any:
+    """What a v2 ``"fill_value": null`` reads as: zero, except NaT for datetime/timedelta
+    (as zarr-python reads it)."""
+    if dt.numpy.kind in "Mm":
+        return np.array(np.iinfo(np.int64).min, dtype="i8").view(dt.numpy)[()]
+    return default_fill_value(dt)
+
+
 def normalize_fill_value(value: Any, dt: DataType, *, field: str = "fill_value") -> Any:
     """Cast a user (or decoded JSON) fill value to a NumPy scalar of ``dt``."""
     nd = dt.numpy

@@ -251,7 +251,7 @@ def block_selection(selection: Any, shape: tuple[int, ...], chunks: tuple[int, .
     sel = _expand(selection, len(shape))
     out = []
     for axis, (s, n, c) in enumerate(zip(sel, shape, chunks, strict=True)):
-        nblocks = -(-n // c)
+        nblocks = -(-n // c) if c else 0
         i = _as_index_int(s)
         if i is not None:
             b = _norm_int(i, nblocks, axis)

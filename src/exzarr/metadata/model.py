@@ -10,7 +10,7 @@ from typing import Any
 from ..chunk_grid import ChunkKeyEncoding, grid_shape
 from ..codecs.base import ChunkSpec, Codec
 from ..codecs.pipeline import CodecPipeline
-from ..dtypes import DataType, default_fill_value
+from ..dtypes import DataType, null_fill_value
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,8 +51,8 @@ class ArrayMetadata:
 
     @property
     def effective_fill(self) -> Any:
-        """The value missing chunks read as (v2 ``null`` reads as zero)."""
-        return default_fill_value(self.dtype) if self.fill_value is None else self.fill_value
+        """The value missing chunks read as (v2 ``null``: zero, or NaT for datetimes)."""
+        return null_fill_value(self.dtype) if self.fill_value is None else self.fill_value
 
     @cached_property
     def pipeline(self) -> CodecPipeline:

@@ -36,7 +36,7 @@ def parse_zarray(doc: Any, attrs: dict[str, Any] | None, *, path: str = "") -> A
     if doc["zarr_format"] != 2:
         raise MetadataError(f"{where}: zarr_format must be 2, got {doc['zarr_format']!r}")
     shape = normalize_shape(doc["shape"], name=f"{where}: shape")
-    chunks = normalize_chunks(doc["chunks"], shape, name=f"{where}: chunks")
+    chunks = normalize_chunks(doc["chunks"], shape, name=f"{where}: chunks", reading=True)
     dtype = parse_v2_dtype(doc["dtype"], field=f"{where}: dtype")
     order = doc["order"]
     if order not in ("C", "F"):

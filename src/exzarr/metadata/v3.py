@@ -63,7 +63,7 @@ def parse_zarr_json(doc: Any, *, path: str = "") -> ArrayMetadata | GroupMetadat
     cfg = grid.get("configuration")
     if not isinstance(cfg, dict) or "chunk_shape" not in cfg:
         raise MetadataError(f"{where}: chunk_grid: missing configuration.chunk_shape")
-    chunks = normalize_chunks(cfg["chunk_shape"], shape, name=f"{where}: chunk_grid.chunk_shape")
+    chunks = normalize_chunks(cfg["chunk_shape"], shape, name=f"{where}: chunk_grid.chunk_shape", reading=True)
     dtype = parse_v3_dtype(doc["data_type"], field=f"{where}: data_type")
     key_enc = ChunkKeyEncoding.from_json(doc["chunk_key_encoding"])
     fill = fill_value_from_json(doc["fill_value"], dtype, zarr_format=3, field=f"{where}: fill_value")
