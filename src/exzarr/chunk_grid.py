@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from .errors import MetadataError
@@ -37,6 +38,22 @@ class ChunkKeyEncoding:
         if self.kind == "default":
             return "c" + "".join(sep + str(c) for c in coords)
         return sep.join(map(str, coords)) if coords else "0"
+
+    def encoder(self, prefix: str = "") -> Callable[[tuple[int, ...]], str]:
+        """A fast ``coords -> prefix + key`` function (the per-chunk hot path)."""
+        sep = self.separator
+        if self.kind == "default":
+            head = prefix + "c" + sep
+
+            def enc_default(coords: tuple[int, ...]) -> str:
+                return head + sep.join(map(str, coords)) if coords else prefix + "c"
+
+            return enc_default
+
+        def enc_v2(coords: tuple[int, ...]) -> str:
+            return prefix + sep.join(map(str, coords)) if coords else prefix + "0"
+
+        return enc_v2
 
     def decode(self, key: str) -> tuple[int, ...] | None:
         """Grid coordinates of a chunk key, or ``None`` if the key is not a chunk key."""

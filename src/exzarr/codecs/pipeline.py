@@ -6,7 +6,8 @@ per-chunk path is just a loop over pre-resolved codecs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -48,6 +49,32 @@ class CodecPipeline:
         self._aa = aa
         self._ab = ab
         self._bb = bb
+        self._fast = self._fast_decoder()
+
+    def _fast_decoder(self) -> Callable[[Buffer], np.ndarray] | None:
+        """For the common chain ``bytes`` (native order) + compressors, a decoder without the
+        generic per-codec dispatch: the chunk path then costs one call beyond the decompressor."""
+        from .bytes import BytesCodec, _needs_endian, _with_order
+
+        ab, spec = self._ab
+        if self._aa or not isinstance(ab, BytesCodec):
+            return None
+        nd = spec.dtype.numpy
+        if nd.kind == "O" or _with_order(nd, ab.endian if _needs_endian(nd) else None) != nd:
+            return None
+        shape = spec.shape
+        nbytes = math.prod(shape) * nd.itemsize
+        decoders = [b.decode for b in reversed(self._bb)]
+
+        def decode(data: Buffer) -> np.ndarray:
+            for d in decoders:
+                data = d(data)
+            arr = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).reshape(-1)
+            if arr.size != nbytes:
+                raise ValueError(f"expected {nbytes} bytes for a {shape} {nd} chunk, got {arr.size}")
+            return arr.view(nd).reshape(shape)
+
+        return decode
 
     @property
     def array_bytes_codec(self) -> ArrayBytesCodec:
@@ -63,6 +90,8 @@ class CodecPipeline:
         return data
 
     def decode(self, data: Buffer) -> np.ndarray:
+        if self._fast is not None:
+            return self._fast(data)
         for b in reversed(self._bb):
             data = b.decode(data)
         ab, spec = self._ab

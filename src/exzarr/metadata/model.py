@@ -61,6 +61,11 @@ class ArrayMetadata:
     def with_(self, **kw: Any) -> ArrayMetadata:
         return replace(self, **kw)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("pipeline", None)  # derived; rebuilt lazily after unpickling (e.g. on a Dask worker)
+        return state
+
 
 @dataclass(frozen=True, eq=False)
 class GroupMetadata:

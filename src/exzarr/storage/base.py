@@ -9,6 +9,7 @@ async-capable cloud store can override them without changing callers.
 from __future__ import annotations
 
 import asyncio
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -63,8 +64,13 @@ class ByteRange:
         return start, max(start, stop)
 
 
+_BAD_KEY = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|^/|\\|\x00")
+
+
 def check_key(key: str) -> str:
     """Refuse keys that are empty, absolute or would escape the store root."""
+    if isinstance(key, str) and key and _BAD_KEY.search(key) is None:
+        return key  # the common case: one regex search, no splitting
     if not isinstance(key, str) or not key:
         raise StoreError(f"invalid store key {key!r}: must be a non-empty string")
     if key.startswith("/") or "\\" in key or "\0" in key:
@@ -85,6 +91,9 @@ class Store(ABC):
 
     supports_deletes: bool = True
     supports_partial_reads: bool = True
+    #: True for stores where each request waits on a network (or simulated) round trip:
+    #: the engine then keeps ``config.io_concurrency`` requests in flight instead of one per core.
+    io_bound: bool = False
 
     def __init__(self, *, read_only: bool = False) -> None:
         self._read_only = read_only
@@ -92,6 +101,12 @@ class Store(ABC):
     @property
     def read_only(self) -> bool:
         return self._read_only
+
+    @property
+    def lock_namespace(self) -> str:
+        """Identifies the data this store reaches, so writers through different store objects
+        on the same data share chunk locks (a directory for local stores)."""
+        return f"{type(self).__name__}:{id(self)}"
 
     def _check_writable(self, key: str) -> None:
         if self._read_only:

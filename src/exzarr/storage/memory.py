@@ -33,6 +33,10 @@ class MemoryStore(Store):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["data"], read_only=state["read_only"])  # type: ignore[misc]
 
+    @property
+    def lock_namespace(self) -> str:
+        return f"memory:{id(self._data)}"
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MemoryStore) and other._data is self._data
 
