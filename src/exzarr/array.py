@@ -13,6 +13,8 @@ from .attrs import Attributes
 from .chunk_grid import normalize_shape
 from .codecs.base import Buffer
 from .engine import ChunkTask, plan_coordinate, plan_orthogonal, run_tasks
+from .engine.executor import cpu_gate, resolve_concurrency
+from .engine.locks import chunk_lock
 from .errors import (
     BoundsError,
     CastError,
@@ -22,6 +24,7 @@ from .errors import (
     ReadOnlyError,
     SelectionError,
     ShapeMismatchError,
+    StoreError,
 )
 from .indexing import (
     CoordinateSelection,
@@ -63,12 +66,15 @@ class Array:
         *,
         read_only: bool = False,
         write_empty_chunks: bool | None = None,
+        process_locks: bool = False,
     ) -> None:
         self._store = store
         self._path = path.strip("/")
         self._meta = metadata
         self._read_only = read_only or store.read_only
         self._write_empty_chunks = write_empty_chunks
+        self._process_locks = process_locks
+        self._key = metadata.key_encoding.encoder(f"{self._path}/" if self._path else "")
 
     # ------------------------------------------------------------------ properties
     @property
@@ -170,6 +176,15 @@ class Array:
 
     __hash__ = object.__hash__
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_key")  # a compiled closure; rebuilt from the metadata
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._key = self._meta.key_encoding.encoder(f"{self._path}/" if self._path else "")
+
     def __enter__(self) -> Array:
         return self
 
@@ -181,10 +196,6 @@ class Array:
         return out.astype(dtype) if dtype is not None else out
 
     # ------------------------------------------------------------------ chunk primitives
-    def _key(self, coords: tuple[int, ...]) -> str:
-        k = self._meta.key_encoding.encode(coords)
-        return f"{self._path}/{k}" if self._path else k
-
     def chunk_key(self, chunk_index: tuple[int, ...]) -> str:
         """The store key of the chunk at grid position ``chunk_index``."""
         return self._key(tuple(chunk_index))
@@ -210,7 +221,9 @@ class Array:
 
     def _load_chunk(self, key: str) -> np.ndarray:
         """The chunk at ``key`` as a writable array (fill if missing)."""
-        data = self._store.get(key)
+        return self._writable(key, self._store.get(key))
+
+    def _writable(self, key: str, data: Buffer | None) -> np.ndarray:
         if data is None:
             return self._fill_chunk()
         chunk = self._decode(key, data)
@@ -267,6 +280,9 @@ class Array:
         return sum(1 for _ in self.stored_chunks())
 
     # ------------------------------------------------------------------ engine entry points
+    def _concurrency(self, max_concurrency: int | None) -> int:
+        return resolve_concurrency(max_concurrency, io_bound=self._store.io_bound)
+
     def _read(self, sel: OrthogonalSelection | CoordinateSelection, max_concurrency: int | None = None) -> np.ndarray:
         out = np.empty(sel.shape, dtype=self.dtype)
         if isinstance(sel, OrthogonalSelection):
@@ -275,22 +291,35 @@ class Array:
         else:
             tasks = list(plan_coordinate(sel))
             flat = out.reshape(-1)
+        conc = self._concurrency(max_concurrency)
         fill = self._meta.effective_fill
-        store = self._store
+        get = self._store.get
+        key_of = self._key
+        decode = self._decode
+        gate = cpu_gate(conc)
 
         def read_one(task: ChunkTask) -> None:
-            key = self._key(task.chunk_coords)
-            data = store.get(key)
+            key = key_of(task.chunk_coords)
+            data = get(key)
             if data is None:
                 flat[task.out_selection] = fill
                 return
-            chunk = self._decode(key, data)
-            flat[task.out_selection] = chunk[task.chunk_selection]
+            with gate:
+                flat[task.out_selection] = decode(key, data)[task.chunk_selection]
 
-        run_tasks(read_one, tasks, max_concurrency=max_concurrency)
+        self._run(read_one, tasks, conc)
         if isinstance(sel, OrthogonalSelection) and sel.flip_axes:
             out = np.flip(out, sel.flip_axes)
         return out
+
+    def _run(self, fn: Any, tasks: list[ChunkTask], conc: int) -> None:
+        """Run chunk tasks on the engine; store failures name the chunk key."""
+        try:
+            run_tasks(fn, tasks, max_concurrency=conc)
+        except StoreError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"array {self.name!r}: {exc}") from exc
 
     def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
         nd = self.dtype
@@ -324,22 +353,33 @@ class Array:
         else:
             val = val.reshape(-1)
             tasks = list(plan_coordinate(sel))
+        conc = self._concurrency(max_concurrency)
         chunk_shape = self.chunks
         grid_edge = tuple(s // c if c else 0 for s, c in zip(self.shape, chunk_shape, strict=True))
+        key_of = self._key
+        gate = cpu_gate(conc)
 
         def write_one(task: ChunkTask) -> None:
-            key = self._key(task.chunk_coords)
+            key = key_of(task.chunk_coords)
             piece = val[task.out_selection]
-            csel = task.chunk_selection
-            if task.is_complete:
-                on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
-                chunk = self._fill_chunk() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
-            else:
-                chunk = self._load_chunk(key)
-            chunk[csel] = piece
-            self._store_chunk(key, chunk)
+            with self._chunk_lock(key):  # the whole read-modify-write: concurrent writers never lose updates
+                if task.is_complete:
+                    on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
+                    chunk = self._fill_chunk() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
+                    chunk[task.chunk_selection] = piece
+                    with gate:
+                        self._store_chunk(key, chunk)
+                else:
+                    data = self._store.get(key)
+                    with gate:
+                        chunk = self._writable(key, data)
+                        chunk[task.chunk_selection] = piece
+                        self._store_chunk(key, chunk)
 
-        run_tasks(write_one, tasks, max_concurrency=max_concurrency)
+        self._run(write_one, tasks, conc)
+
+    def _chunk_lock(self, key: str) -> Any:
+        return chunk_lock(self._store, key, processes=self._process_locks)
 
     # ------------------------------------------------------------------ NumPy-style indexing
     def _dispatch(self, selection: Any) -> OrthogonalSelection | CoordinateSelection:

@@ -12,6 +12,7 @@ from ..errors import StoreError
 from .base import ByteRange, Store, _dir_prefix, check_key
 
 _TMP_MARK = ".exzarr-tmp-"
+_HIDDEN = ".exzarr-"  # temp files and the process-lock directory: never listed as keys
 
 
 class LocalStore(Store):
@@ -82,7 +83,7 @@ class LocalStore(Store):
             raise StoreError(f"{self!r}: cannot read {key!r}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return os.path.isfile(self._fspath(key))
 
     def getsize(self, key: str) -> int:
         try:
@@ -91,20 +92,26 @@ class LocalStore(Store):
             raise FileNotFoundError(key) from None
 
     def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
-        path = self._path(key)
+        path = self._fspath(key)
         self._check_writable(key)
-        tmp = path.with_name(f"{_TMP_MARK}{path.name}.{uuid.uuid4().hex}")
+        head, name = os.path.split(path)
+        tmp = os.path.join(head, f"{_TMP_MARK}{name}.{uuid.uuid4().hex}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(value)
+            try:
+                f = open(tmp, "wb", buffering=0)
+            except FileNotFoundError:
+                os.makedirs(head, exist_ok=True)
+                f = open(tmp, "wb", buffering=0)
+            with f:
+                view = memoryview(value).cast("B")
+                while view:  # an unbuffered write may be partial (e.g. buffers over 2 GiB)
+                    view = view[f.write(view) :]
                 if self.fsync:
-                    f.flush()
                     os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException as exc:
             try:
-                tmp.unlink()
+                os.unlink(tmp)
             except OSError:
                 pass
             if isinstance(exc, OSError):
@@ -112,10 +119,10 @@ class LocalStore(Store):
             raise
 
     def delete(self, key: str) -> None:
-        path = self._path(key)
+        path = self._fspath(key)
         self._check_writable(key)
         try:
-            path.unlink()
+            os.unlink(path)
         except (FileNotFoundError, NotADirectoryError):
             pass
         except IsADirectoryError:
@@ -138,7 +145,7 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return
         for e in entries:
-            if _TMP_MARK in e.name:
+            if e.name.startswith(_HIDDEN):
                 continue
             key = f"{rel}{e.name}"
             if e.is_dir(follow_symlinks=False):
@@ -160,7 +167,7 @@ class LocalStore(Store):
         p = _dir_prefix(prefix)
         base = self.root.joinpath(*p.rstrip("/").split("/")) if p else self.root
         try:
-            names = sorted(e.name for e in os.scandir(base) if _TMP_MARK not in e.name)
+            names = sorted(e.name for e in os.scandir(base) if not e.name.startswith(_HIDDEN))
         except (FileNotFoundError, NotADirectoryError):
             return iter(())
         return iter(names)
