@@ -54,6 +54,7 @@ def create(
     write_empty_chunks: bool | None = None,
     chunk_key_encoding: Any = None,
     node: str | None = None,
+    process_locks: bool = False,
 ) -> Array:
     """Create an array and write its metadata.
 
@@ -80,6 +81,9 @@ def create(
         ``"w-"`` (fail if a node exists), ``"w"`` (overwrite) or ``"a"`` (open if it exists).
     node:
         Path of the array inside the store (default: the root).
+    process_locks:
+        Also lock each chunk across processes (a file lock per chunk, LocalStore only) so
+        writers in several processes can update the same chunks safely.
 
     Examples
     --------
@@ -115,11 +119,11 @@ def create(
             raise NodeExistsError(f"a node already exists at {'/' + npath!r} in {store!r} (use mode='w' to overwrite)")
         if mode == "a":
             if isinstance(existing, ArrayMetadata):
-                return Array(store, npath, existing, write_empty_chunks=write_empty_chunks)
+                return Array(store, npath, existing, write_empty_chunks=write_empty_chunks, process_locks=process_locks)
             raise NodeExistsError(f"a group exists at {'/' + npath!r} in {store!r}")
         store.delete_prefix(npath) if npath else _clear_root(store)
     md.write_metadata(store, npath, meta)
-    return Array(store, npath, meta, write_empty_chunks=write_empty_chunks)
+    return Array(store, npath, meta, write_empty_chunks=write_empty_chunks, process_locks=process_locks)
 
 
 def _clear_root(store: Store) -> None:
@@ -127,10 +131,14 @@ def _clear_root(store: Store) -> None:
         store.delete(key)
 
 
-def _open_existing(store: Store, npath: str, mode: str, zarr_format: int | None) -> Array | Group | None:
+def _open_existing(
+    store: Store, npath: str, mode: str, zarr_format: int | None, process_locks: bool = False
+) -> Array | Group | None:
     meta = md.read_metadata(store, npath, zarr_format=zarr_format)
     if meta is None:
         return None
+    if isinstance(meta, ArrayMetadata):
+        return Array(store, npath, meta, read_only=mode == "r", process_locks=process_locks)
     return node_from_metadata(store, npath, meta, read_only=mode == "r")
 
 
@@ -142,6 +150,7 @@ def open(
     storage_options: dict[str, Any] | None = None,
     zarr_format: int | None = None,
     node: str | None = None,
+    process_locks: bool = False,
     **create_kwargs: Any,
 ) -> Array | Group:
     """Open the array or group at ``path`` (v2 or v3 detected from the metadata).
@@ -158,13 +167,13 @@ def open(
     mode = _check_mode(mode)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     if mode in ("r", "r+", "a"):
-        node_ = _open_existing(store, npath, mode, zarr_format)
+        node_ = _open_existing(store, npath, mode, zarr_format, process_locks)
         if node_ is not None:
             return node_
         if mode in ("r", "r+"):
             raise NodeNotFoundError(f"no array or group at {'/' + npath!r} in {store!r}")
     if "shape" in create_kwargs:
-        return create(store, node=npath, mode=mode, zarr_format=zarr_format or 3, **create_kwargs)
+        return create(store, node=npath, mode=mode, zarr_format=zarr_format or 3, process_locks=process_locks, **create_kwargs)
     return create_group(store, node=npath, mode=mode, zarr_format=zarr_format or 3)
 
 
@@ -176,13 +185,14 @@ def open_array(
     storage_options: dict[str, Any] | None = None,
     zarr_format: int | None = None,
     node: str | None = None,
+    process_locks: bool = False,
     **create_kwargs: Any,
 ) -> Array:
     """Like :func:`open`, but the node must be an array."""
     mode = _check_mode(mode)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     if mode != "w":
-        found = _open_existing(store, npath, mode, zarr_format)
+        found = _open_existing(store, npath, mode, zarr_format, process_locks)
         if isinstance(found, Array):
             if mode == "w-":
                 raise NodeExistsError(f"an array already exists at {'/' + npath!r} in {store!r}")
@@ -193,7 +203,7 @@ def open_array(
             raise NodeNotFoundError(f"no array at {'/' + npath!r} in {store!r}")
     if "shape" not in create_kwargs:
         raise NodeNotFoundError(f"no array at {'/' + npath!r} in {store!r} (pass shape= to create one)")
-    return create(store, node=npath, mode=mode, zarr_format=zarr_format or 3, **create_kwargs)
+    return create(store, node=npath, mode=mode, zarr_format=zarr_format or 3, process_locks=process_locks, **create_kwargs)
 
 
 def open_group(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ from . import metadata as md
 from .attrs import Attributes
 from .chunk_grid import normalize_shape
 from .codecs.base import Buffer
-from .engine import ChunkTask, plan_coordinate, plan_orthogonal, run_tasks
+from .engine import ChunkTask, plan_coordinate, plan_orthogonal, run_tasks, streaming
 from .engine.executor import cpu_gate, resolve_concurrency
 from .engine.locks import chunk_lock
 from .errors import (
@@ -231,14 +232,22 @@ class Array:
             chunk = np.array(chunk, order="C")
         return chunk
 
-    def _store_chunk(self, key: str, chunk: np.ndarray) -> None:
+    def _encode_chunk(self, chunk: np.ndarray) -> Buffer | None:
+        """Encoded bytes to store, or ``None`` when the chunk is all fill and should not be stored."""
         if not self.write_empty_chunks and self._is_fill(chunk):
-            if self._store.supports_deletes:
-                self._store.delete(key)
-                return
-            if not self._store.exists(key):
-                return
-        self._store.set(key, self._meta.pipeline.encode(chunk))
+            return None
+        return self._meta.pipeline.encode(chunk)
+
+    def _put_chunk(self, key: str, encoded: Buffer | None, chunk: np.ndarray) -> None:
+        if encoded is not None:
+            self._store.set(key, encoded)
+        elif self._store.supports_deletes:
+            self._store.delete(key)
+        elif self._store.exists(key):  # cannot delete (zip): overwrite with the fill chunk instead
+            self._store.set(key, self._meta.pipeline.encode(chunk))
+
+    def _store_chunk(self, key: str, chunk: np.ndarray) -> None:
+        self._put_chunk(key, self._encode_chunk(chunk), chunk)
 
     def _check_writable(self) -> None:
         if self._read_only:
@@ -363,18 +372,16 @@ class Array:
             key = key_of(task.chunk_coords)
             piece = val[task.out_selection]
             with self._chunk_lock(key):  # the whole read-modify-write: concurrent writers never lose updates
-                if task.is_complete:
-                    on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
-                    chunk = self._fill_chunk() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
-                    chunk[task.chunk_selection] = piece
-                    with gate:
-                        self._store_chunk(key, chunk)
-                else:
-                    data = self._store.get(key)
-                    with gate:
+                data = None if task.is_complete else self._store.get(key)  # I/O outside the CPU gate
+                with gate:
+                    if task.is_complete:
+                        on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
+                        chunk = self._fill_chunk() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
+                    else:
                         chunk = self._writable(key, data)
-                        chunk[task.chunk_selection] = piece
-                        self._store_chunk(key, chunk)
+                    chunk[task.chunk_selection] = piece
+                    encoded = self._encode_chunk(chunk)
+                self._put_chunk(key, encoded, chunk)
 
         self._run(write_one, tasks, conc)
 
@@ -533,6 +540,145 @@ class Array:
     ) -> None:
         """Write ``data`` into the box ``[start, stop)``; scalars and compatible shapes broadcast."""
         self.set_basic_selection(self._slice_selection(start, stop, step, dims), data, max_concurrency=max_concurrency)
+
+    # ------------------------------------------------------------------ streaming
+    def chunk_stream(
+        self,
+        parallel: int = 1,
+        ordered: bool = True,
+        filter: Any = None,
+        progress_callback: Any = None,
+        include_missing: bool = False,
+        on_error: Any = "raise",
+        timeout: float | None = None,
+        with_info: bool = False,
+    ) -> Iterator[Any]:
+        """Iterate ``(chunk_index, ndarray)`` over the chunks, edge chunks trimmed to the bounds.
+
+        Only stored chunks are visited unless ``include_missing=True`` (then every grid
+        position, missing ones as fill). ``parallel`` reads run ahead at most; ``ordered``
+        keeps grid order; ``filter(chunk_index) -> bool`` selects chunks;
+        ``progress_callback(done, total)`` reports progress; ``on_error`` is ``"raise"``,
+        ``"skip"`` or ``callable(chunk_index, exc)``; ``timeout`` bounds each chunk read;
+        ``with_info=True`` yields :class:`~exzarr.engine.streaming.ChunkRecord` objects.
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create(shape=(5, 4), chunks=(2, 4), dtype="i4")
+        >>> a[...] = np.arange(20).reshape(5, 4)
+        >>> [(i, d.shape) for i, d in a.chunk_stream(parallel=2)]
+        [((0, 0), (2, 4)), ((1, 0), (2, 4)), ((2, 0), (1, 4))]
+        """
+        return streaming.chunk_stream(
+            self,
+            parallel=parallel,
+            ordered=ordered,
+            filter=filter,
+            progress_callback=progress_callback,
+            include_missing=include_missing,
+            on_error=on_error,
+            timeout=timeout,
+            with_info=with_info,
+        )
+
+    def parallel_chunk_map(
+        self,
+        fn: Any,
+        max_concurrency: int | None = None,
+        ordered: bool = True,
+        timeout: float | None = None,
+        return_exceptions: bool = False,
+        filter: Any = None,
+        progress_callback: Any = None,
+        progress: bool = False,
+        include_missing: bool = False,
+    ) -> Iterator[Any]:
+        """Iterate ``fn((chunk_index, ndarray))`` over the chunks, computed in parallel.
+
+        A task over ``timeout`` seconds raises :class:`TimeoutError` naming the chunk (or is
+        yielded with ``return_exceptions=True``, as are errors ``fn`` raises).
+        ``progress=True`` draws a tqdm progress bar. ``fn`` may itself read arrays: nested
+        engine calls run inline on the worker.
+
+        >>> import exzarr
+        >>> a = exzarr.create(shape=(6,), chunks=(2,), dtype="i4")
+        >>> a[...] = [1, 2, 3, 4, 5, 6]
+        >>> list(a.parallel_chunk_map(lambda item: int(item[1].sum())))
+        [3, 7, 11]
+        """
+        return streaming.parallel_chunk_map(
+            self,
+            fn,
+            max_concurrency=max_concurrency,
+            ordered=ordered,
+            timeout=timeout,
+            return_exceptions=return_exceptions,
+            filter=filter,
+            progress_callback=progress_callback,
+            progress=progress,
+            include_missing=include_missing,
+        )
+
+    def stream_slices(
+        self,
+        axis: int = 0,
+        start: int | None = None,
+        stop: int | None = None,
+        step: int | None = None,
+        *,
+        max_concurrency: int | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(i, a[..., i, ...])`` for ``i`` in ``range(start, stop, step)`` along ``axis``,
+        reading each chunk once (one chunk-row slab at a time)."""
+        return streaming.stream_slices(self, axis, start=start, stop=stop, step=step, max_concurrency=max_concurrency)
+
+    def write_stream(
+        self,
+        items: Any,
+        parallel: int | None = None,
+        validate: bool = True,
+        on_error: Any = "raise",
+        checkpoint: Any = None,
+        batch_size: int | None = None,
+    ) -> streaming.WriteSummary:
+        """Write ``(chunk_index, ndarray)`` items (or ``{"index", "data"}`` dicts) as whole chunks.
+
+        Returns a :class:`~exzarr.engine.streaming.WriteSummary` of written and failed chunk
+        indices. ``validate`` checks each item's shape against its chunk (edge chunks may
+        be given trimmed); ``checkpoint(summary)`` runs after each batch so an ingest can
+        resume from ``summary.last_index``.
+        """
+        return streaming.write_stream(
+            self, items, parallel=parallel, validate=validate, on_error=on_error, checkpoint=checkpoint, batch_size=batch_size
+        )
+
+    def write_chunks(self, items: Any, max_concurrency: int | None = None) -> list[tuple[int, ...]]:
+        """Write many whole chunks concurrently: ``items`` of ``(chunk_index, data)``."""
+        return streaming.write_chunks(self, items, max_concurrency=max_concurrency)
+
+    # ------------------------------------------------------------------ async twins
+    async def get_slice_async(self, start: Any = None, stop: Any = None, step: Any = None, **kw: Any) -> np.ndarray:
+        """Async version of :meth:`get_slice`."""
+        return await asyncio.to_thread(self.get_slice, start, stop, step, **kw)
+
+    async def set_slice_async(self, data: Any, start: Any = None, stop: Any = None, step: Any = None, **kw: Any) -> None:
+        """Async version of :meth:`set_slice`."""
+        await asyncio.to_thread(self.set_slice, data, start, stop, step, **kw)
+
+    async def getitem_async(self, selection: Any) -> Any:
+        """Async version of ``a[selection]``."""
+        return await asyncio.to_thread(self.__getitem__, selection)
+
+    async def setitem_async(self, selection: Any, value: Any) -> None:
+        """Async version of ``a[selection] = value``."""
+        await asyncio.to_thread(self.__setitem__, selection, value)
+
+    async def read_chunk_async(self, chunk_index: tuple[int, ...]) -> np.ndarray:
+        """Async version of :meth:`read_chunk`."""
+        return await asyncio.to_thread(self.read_chunk, chunk_index)
+
+    async def write_chunk_async(self, chunk_index: tuple[int, ...], data: Any) -> None:
+        """Async version of :meth:`write_chunk`."""
+        await asyncio.to_thread(self.write_chunk, chunk_index, data)
 
     # ------------------------------------------------------------------ shape changes
     def _write_metadata(self, meta: ArrayMetadata, *, attrs_only: bool = False) -> None:

@@ -17,7 +17,8 @@ FileNotFoundError`` keeps working::
     ├── BoundsError            (IndexError)          selection outside the array
     ├── SelectionError         (IndexError)          malformed selection
     ├── ShapeMismatchError     (ValueError)          data does not broadcast
-    └── CastError              (ValueError)          value cannot be cast to dtype
+    ├── CastError              (ValueError)          value cannot be cast to dtype
+    └── CallbackError          (RuntimeError)        a user callback (filter, progress...) raised
 
 Each message names the array path, chunk key or JSON field at fault. A missing
 *chunk* is never an error (it reads as the fill value); a missing *node* is.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 __all__ = [
     "BoundsError",
+    "CallbackError",
     "CastError",
     "ChecksumError",
     "ChunkDecodeError",
@@ -97,3 +99,7 @@ class ShapeMismatchError(ExzarrError, ValueError):
 
 class CastError(ExzarrError, ValueError):
     """A value cannot be cast to the array's dtype."""
+
+
+class CallbackError(ExzarrError, RuntimeError):
+    """A callback the user passed (``filter``, ``progress_callback``, ``checkpoint``...) raised."""
