@@ -94,7 +94,10 @@ class TensorStore(Lib):
                 "shape": list(shape),
                 "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
                 "data_type": np.dtype(dtype).name,
-                "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "zstd", "configuration": {"level": level}}],
+                "codecs": [
+                    {"name": "bytes", "configuration": {"endian": "little"}},
+                    {"name": "zstd", "configuration": {"level": level}},
+                ],
             },
             "create": True,
             "delete_existing": True,

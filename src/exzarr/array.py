@@ -213,12 +213,19 @@ class Array:
         return np.full(self.chunks, self._meta.effective_fill, dtype=self.dtype)
 
     def _is_fill(self, chunk: np.ndarray) -> bool:
+        """Bit-exact "every element equals the fill value" (so -0.0 is not 0.0 and NaN is NaN)."""
         fill = self._meta.effective_fill
         if chunk.dtype.kind == "O":
             return all(x == fill for x in chunk.reshape(-1))
-        one = np.array(fill, dtype=chunk.dtype)
+        one = np.array(fill, dtype=chunk.dtype).reshape(1).view(np.uint8)
         flat = np.ascontiguousarray(chunk).reshape(-1)
-        return bool(np.all(flat.view(np.uint8).reshape(flat.size, -1) == one.reshape(1).view(np.uint8)))
+        if not flat.size:
+            return True
+        raw = flat.view(np.uint8).reshape(flat.size, -1)
+        # most chunks differ from the fill at their first or last element: decide without a full scan
+        if not (np.array_equal(raw[0], one) and np.array_equal(raw[-1], one)):
+            return False
+        return bool(np.all(raw == one))
 
     def _load_chunk(self, key: str) -> np.ndarray:
         """The chunk at ``key`` as a writable array (fill if missing)."""

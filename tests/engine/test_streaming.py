@@ -24,7 +24,7 @@ def arr():
 
 
 def chunk_of(x, idx, chunks=(4, 3)):
-    return x[tuple(slice(i * c, (i + 1) * c) for i, c in zip(idx, chunks))]
+    return x[tuple(slice(i * c, (i + 1) * c) for i, c in zip(idx, chunks, strict=True))]
 
 
 @pytest.mark.parametrize("parallel", [1, 2, 8])

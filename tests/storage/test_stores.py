@@ -35,24 +35,46 @@ class TestZipStore(StoreConformance):
         return ZipStore(tmp_path / "data.zip", mode="r")
 
 
-def test_local_store_writes_are_atomic(tmp_path, monkeypatch):
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "temp+rename"])
+def test_local_store_writes_are_atomic(tmp_path, monkeypatch, exchange):
+    import exzarr.storage.local as local
+
+    if not exchange:
+        monkeypatch.setattr(local, "_exchange", None)
+    elif local._exchange is None:
+        pytest.skip("renameat2 exchange not available on this platform")
     s = LocalStore(tmp_path)
     s.set("c/0", b"old value")
 
     class Boom(Exception):
         pass
 
-    real_replace = os.replace
+    def crash(*args):
+        raise Boom("crash between writing the new bytes and committing them")
 
-    def failing_replace(src, dst):
-        raise Boom("crash between write and rename")
-
-    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", crash)
+    if exchange:
+        monkeypatch.setattr(local, "_exchange", crash)
     with pytest.raises(Boom):
         s.set("c/0", b"new value that never lands")
-    monkeypatch.setattr(os, "replace", real_replace)
+    monkeypatch.undo()
     assert s.get("c/0") == b"old value"
-    assert not [p for p in (tmp_path / "c").iterdir() if _TMP_MARK in p.name]  # temp file cleaned up
+    assert list(s.list()) == ["c/0"]  # whatever scratch file is left is never a key
+    if not exchange:
+        assert not [p for p in (tmp_path / "c").iterdir() if _TMP_MARK in p.name]  # temp file cleaned up
+
+
+def test_local_store_exchange_keeps_spares_hidden_and_empty(tmp_path):
+    s = LocalStore(tmp_path)
+    for i in range(3):
+        s.set("c/0/0", bytes([i]) * 1000)
+        s.set("c/0/1", b"x" * 500)
+    assert s.get("c/0/0") == bytes([2]) * 1000
+    hidden = [p for p in (tmp_path / "c" / "0").iterdir() if p.name.startswith(".exzarr-")]
+    assert all(p.stat().st_size == 0 for p in hidden)  # no stale chunk bytes left behind
+    assert sorted(s.list()) == ["c/0/0", "c/0/1"] and sorted(s.list_dir("c/0")) == ["0", "1"]
+    s.delete_prefix("c")
+    assert not (tmp_path / "c").exists()
 
 
 def test_local_store_hides_temp_files(tmp_path):
