@@ -313,6 +313,8 @@ class Array:
         key_of = self._key
         decode = self._decode
         gate = cpu_gate(conc)
+        into = self._meta.pipeline.decode_into
+        interior = tuple(s // c if c else 0 for s, c in zip(self.shape, self.chunks, strict=True))
 
         def read_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
@@ -321,6 +323,14 @@ class Array:
                 flat[task.out_selection] = fill
                 return
             with gate:
+                if into is not None and task.is_complete and all(c < e for c, e in zip(task.chunk_coords, interior, strict=True)):
+                    dest = flat[task.out_selection]
+                    if dest.flags.c_contiguous and dest.shape == self.chunks:
+                        try:
+                            into(data, dest)  # decode straight into the output: no intermediate chunk
+                        except Exception as exc:
+                            raise ChunkDecodeError(f"array {self.name!r}: chunk {key!r} could not be decoded: {exc}") from exc
+                        return
                 flat[task.out_selection] = decode(key, data)[task.chunk_selection]
 
         self._run(read_one, tasks, conc)

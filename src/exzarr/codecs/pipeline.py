@@ -50,17 +50,49 @@ class CodecPipeline:
         self._ab = ab
         self._bb = bb
         self._fast = self._fast_decoder()
+        self.decode_into = self._into_decoder()
+
+    def _into_decoder(self) -> Callable[[Buffer, np.ndarray], None] | None:
+        """``decode_into(data, out)`` for chains whose last decode step can write into a
+        caller's buffer (no compressor, or one numcodecs compressor taking ``out=``): the
+        engine uses it when a chunk's destination is one contiguous block of the output."""
+        if self._fast is None or len(self._bb) > 1:
+            return None
+        nbytes = math.prod(self.spec.shape) * self.spec.dtype.numpy.itemsize
+        if not self._bb:
+
+            def copy_into(data: Buffer, out: np.ndarray) -> None:
+                src = np.frombuffer(data, dtype=np.uint8)
+                if src.size != nbytes:
+                    raise ValueError(f"expected {nbytes} bytes for a {self.spec.shape} chunk, got {src.size}")
+                out.reshape(-1).view(np.uint8)[:] = src
+
+            return copy_into
+        impl = getattr(self._bb[0], "_impl", None) or getattr(self._bb[0], "codec", None)
+        if impl is None or getattr(impl, "codec_id", None) not in ("zstd", "blosc", "lz4", "zlib", "gzip"):
+            return None
+
+        def decompress_into(data: Buffer, out: np.ndarray) -> None:
+            target = out.reshape(-1).view(np.uint8)
+            if target.size != nbytes:  # pragma: no cover - guarded by the caller
+                raise ValueError("decode_into: output block has the wrong size")
+            impl.decode(data, out=target)
+
+        return decompress_into
 
     def _fast_decoder(self) -> Callable[[Buffer], np.ndarray] | None:
         """For the common chain ``bytes`` (native order) + compressors, a decoder without the
         generic per-codec dispatch: the chunk path then costs one call beyond the decompressor."""
-        from .bytes import BytesCodec, _needs_endian, _with_order
+        from .bytes import BytesCodec, V2ArrayBytesCodec, _needs_endian, _with_order
 
         ab, spec = self._ab
-        if self._aa or not isinstance(ab, BytesCodec):
-            return None
         nd = spec.dtype.numpy
-        if nd.kind == "O" or _with_order(nd, ab.endian if _needs_endian(nd) else None) != nd:
+        if self._aa or nd.kind == "O":
+            return None
+        if isinstance(ab, V2ArrayBytesCodec):
+            if ab.filters:
+                return None  # v2 without filters: raw elements in the declared dtype (byte order included)
+        elif not isinstance(ab, BytesCodec) or _with_order(nd, ab.endian if _needs_endian(nd) else None) != nd:
             return None
         shape = spec.shape
         nbytes = math.prod(shape) * nd.itemsize
