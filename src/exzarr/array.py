@@ -314,6 +314,8 @@ class Array:
         decode = self._decode
         gate = cpu_gate(conc)
         into = self._meta.pipeline.decode_into
+        rows = self._meta.pipeline.decode_rows
+        rows_limit = int(self.chunks[0] * 0.75) if self.chunks else 0
         interior = tuple(s // c if c else 0 for s, c in zip(self.shape, self.chunks, strict=True))
 
         def read_one(task: ChunkTask) -> None:
@@ -330,6 +332,15 @@ class Array:
                             into(data, dest)  # decode straight into the output: no intermediate chunk
                         except Exception as exc:
                             raise ChunkDecodeError(f"array {self.name!r}: chunk {key!r} could not be decoded: {exc}") from exc
+                        return
+                if rows is not None and not task.is_complete:
+                    k = _rows_needed(task.chunk_selection[0])
+                    if k <= rows_limit:  # only a leading part of the chunk is needed: decode just that
+                        try:
+                            part = rows(data, k)
+                        except Exception as exc:
+                            raise ChunkDecodeError(f"array {self.name!r}: chunk {key!r} could not be decoded: {exc}") from exc
+                        flat[task.out_selection] = part[task.chunk_selection]
                         return
                 flat[task.out_selection] = decode(key, data)[task.chunk_selection]
 
@@ -759,6 +770,15 @@ class Array:
             f"Shape       : {self.shape}\nChunks      : {self.chunks}\nData type   : {self._meta.dtype}\n"
             f"Fill value  : {self.fill_value!r}\nCodecs      : {codecs}\nStore       : {self._store!r}\n"
         )
+
+
+def _rows_needed(sel0: Any) -> int:
+    """How many leading rows (axis 0) of a chunk a chunk selection touches."""
+    if isinstance(sel0, slice):
+        return sel0.stop if sel0.step is None or sel0.step > 0 else sel0.start + 1
+    if isinstance(sel0, np.ndarray):
+        return int(sel0.max()) + 1 if sel0.size else 0
+    return int(sel0) + 1
 
 
 class _Indexer:
