@@ -55,6 +55,7 @@ def create(
     chunk_key_encoding: Any = None,
     node: str | None = None,
     process_locks: bool = False,
+    shards: Any = None,
 ) -> Array:
     """Create an array and write its metadata.
 
@@ -81,6 +82,9 @@ def create(
         ``"w-"`` (fail if a node exists), ``"w"`` (overwrite) or ``"a"`` (open if it exists).
     node:
         Path of the array inside the store (default: the root).
+    shards:
+        v3 only: store ``chunks`` (inner chunks) grouped into shards of this shape, one object
+        per shard (``sharding_indexed``). Reads fetch only the inner chunks they need.
     process_locks:
         Also lock each chunk across processes (a file lock per chunk, LocalStore only) so
         writers in several processes can update the same chunks safely.
@@ -112,6 +116,7 @@ def create(
         dimension_names=dimension_names,
         codecs=codecs,
         chunk_key_encoding=chunk_key_encoding,
+        shards=shards,
     )
     existing = md.read_metadata(store, npath)
     if existing is not None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,7 @@ from . import metadata as md
 from .attrs import Attributes
 from .chunk_grid import normalize_shape
 from .codecs.base import Buffer
+from .codecs.sharding import ShardingCodec, shard_ranges
 from .engine import ChunkTask, plan_coordinate, plan_orthogonal, run_tasks, streaming
 from .engine.executor import cpu_gate, resolve_concurrency
 from .engine.locks import chunk_lock
@@ -34,9 +37,10 @@ from .indexing import (
     basic_selection,
     block_selection,
     coordinate_selection,
+    rechunk,
 )
 from .metadata.model import ArrayMetadata
-from .storage.base import Store
+from .storage.base import ByteRange, Store
 
 __all__ = ["Array"]
 
@@ -105,7 +109,28 @@ class Array:
 
     @property
     def chunks(self) -> tuple[int, ...]:
-        return self._meta.chunks
+        """The chunk shape; for sharded arrays the *inner* chunk shape (as zarr-python reports it)."""
+        sh = self._shard_codec
+        return sh.chunk_shape if sh is not None else self._meta.chunks
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        """The shard shape of a sharded array (what each stored object holds), else ``None``."""
+        return self._meta.chunks if self._shard_codec is not None else None
+
+    @cached_property
+    def _shard_codec(self) -> ShardingCodec | None:
+        """The sharding codec when it is the array->bytes codec with no array->array codec before it."""
+        pipe = self._meta.pipeline
+        ab = pipe.array_bytes_codec
+        return ab if isinstance(ab, ShardingCodec) and not pipe._aa else None
+
+    @cached_property
+    def _sharding(self) -> ShardingCodec | None:
+        """The sharding codec when the chain is exactly ``[sharding_indexed]`` (the layout whose
+        inner chunks exzarr reads individually); ``None`` otherwise."""
+        codecs = self._meta.pipeline.codecs
+        return codecs[0] if len(codecs) == 1 and isinstance(codecs[0], ShardingCodec) else None
 
     @property
     def dtype(self) -> np.dtype:
@@ -142,11 +167,12 @@ class Array:
 
     @property
     def nchunks(self) -> int:
-        return self._meta.nchunks
+        return math.prod(self.nchunks_per_dim)
 
     @property
     def nchunks_per_dim(self) -> tuple[int, ...]:
-        return self._meta.grid_shape
+        """Chunks along each dimension (inner chunks for sharded arrays)."""
+        return tuple(-(-s // c) if c else 0 for s, c in zip(self.shape, self.chunks, strict=True))
 
     @property
     def dimension_names(self) -> tuple[str | None, ...] | None:
@@ -180,6 +206,8 @@ class Array:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_key")  # a compiled closure; rebuilt from the metadata
+        state.pop("_sharding", None)
+        state.pop("_shard_codec", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -210,7 +238,7 @@ class Array:
             raise ChunkDecodeError(f"array {self.name!r}: chunk {key!r} could not be decoded: {exc}") from exc
 
     def _fill_chunk(self) -> np.ndarray:
-        return np.full(self.chunks, self._meta.effective_fill, dtype=self.dtype)
+        return np.full(self._meta.chunks, self._meta.effective_fill, dtype=self.dtype)
 
     def _is_fill(self, chunk: np.ndarray) -> bool:
         """Bit-exact "every element equals the fill value" (so -0.0 is not 0.0 and NaN is NaN)."""
@@ -261,9 +289,18 @@ class Array:
             raise ReadOnlyError(f"array {self.name!r} is read-only")
 
     def read_chunk(self, chunk_index: tuple[int, ...]) -> np.ndarray:
-        """Decode one whole chunk (full chunk shape, edge overhang included)."""
+        """Decode one whole chunk (full chunk shape, edge overhang included; for sharded
+        arrays one inner chunk, fetched with byte-range requests)."""
         idx = self._check_chunk_index(chunk_index)
-        return self._load_chunk(self._key(idx))
+        if self._shard_codec is None:
+            return self._load_chunk(self._key(idx))
+        out = np.full(self.chunks, self._meta.effective_fill, dtype=self.dtype)
+        lo = [i * c for i, c in zip(idx, self.chunks, strict=True)]
+        hi = [min(a + c, s) for a, c, s in zip(lo, self.chunks, self.shape, strict=True)]
+        out[tuple(slice(0, b - a) for a, b in zip(lo, hi, strict=True))] = self.get_basic_selection(
+            tuple(slice(a, b) for a, b in zip(lo, hi, strict=True)), max_concurrency=1
+        )
+        return out
 
     def write_chunk(self, chunk_index: tuple[int, ...], data: Any) -> None:
         """Encode and store one whole chunk; ``data`` must have the chunk shape
@@ -281,10 +318,70 @@ class Array:
         return idx
 
     def stored_chunks(self) -> Iterator[tuple[int, ...]]:
-        """Grid indices of the chunks present in the store."""
+        """Grid indices of the chunks present in the store (inner chunks for sharded arrays,
+        found by reading each stored shard's index)."""
+        sh = self._sharding
+        if sh is None:
+            if self._shard_codec is None:
+                yield from self._stored_grid()
+                return
+            # compressed shards: the index is inside the compression; report every inner chunk of stored shards
+            per = tuple(g // c for g, c in zip(self._meta.chunks, self.chunks, strict=True))
+            grid = self.nchunks_per_dim
+            for shard in sorted(self._stored_grid()):
+                for local in itertools.product(*(range(n) for n in per)):
+                    idx = tuple(s * n + i for s, n, i in zip(shard, per, local, strict=True))
+                    if all(i < g for i, g in zip(idx, grid, strict=True)):
+                        yield idx
+            return
+        grid = self.nchunks_per_dim
+        for shard in sorted(self._stored_grid()):
+            index = self._shard_index(self._key(shard))
+            if index is None:
+                continue
+            present = ~((index[..., 0] == np.uint64(2**64 - 1)) & (index[..., 1] == np.uint64(2**64 - 1)))
+            for local in zip(*np.nonzero(present), strict=True):
+                idx = tuple(int(s * n + i) for s, n, i in zip(shard, sh.cps, local, strict=True))
+                if all(i < g for i, g in zip(idx, grid, strict=True)):
+                    yield idx
+
+    def _inner_chunk(self, idx: tuple[int, ...]) -> tuple[np.ndarray, int]:
+        """One (user-level) chunk, trimmed to the array bounds, and its stored size in bytes.
+
+        For plain sharded arrays this costs two small range requests (index entry, chunk bytes)."""
+        lo = [i * c for i, c in zip(idx, self.chunks, strict=True)]
+        hi = [min(a + c, s) for a, c, s in zip(lo, self.chunks, self.shape, strict=True)]
+        trim = tuple(slice(0, b - a) for a, b in zip(lo, hi, strict=True))
+        sh = self._sharding
+        if sh is None:
+            if self._shard_codec is not None:  # compressed shards: decode through the whole-shard path
+                return self.get_basic_selection(tuple(slice(a, b) for a, b in zip(lo, hi, strict=True)), max_concurrency=1), 0
+            key = self._key(idx)
+            data = self._store.get(key)
+            if data is None:
+                return np.full(tuple(b - a for a, b in zip(lo, hi, strict=True)), self._meta.effective_fill, dtype=self.dtype), 0
+            return self._decode(key, data)[trim], len(data)
+        shard = tuple(i // n for i, n in zip(idx, sh.cps, strict=True))
+        local = tuple(i - s * n for i, s, n in zip(idx, shard, sh.cps, strict=True))
+        key = self._key(shard)
+        index = self._shard_index(key)
+        found = self._fetch_inner(key, index, [local]) if index is not None else {}
+        data = found.get(local)
+        if data is None:
+            return np.full(tuple(b - a for a, b in zip(lo, hi, strict=True)), self._meta.effective_fill, dtype=self.dtype), 0
+        try:
+            chunk = sh.inner_pipeline.decode(data)
+        except Exception as exc:
+            raise ChunkDecodeError(
+                f"array {self.name!r}: inner chunk {idx} of shard {key!r} could not be decoded: {exc}"
+            ) from exc
+        return chunk[trim], len(data)
+
+    def _stored_grid(self) -> Iterator[tuple[int, ...]]:
+        """Storage-grid indices (shards for sharded arrays) of the objects present in the store."""
         prefix = f"{self._path}/" if self._path else ""
         enc = self._meta.key_encoding
-        grid = self.nchunks_per_dim
+        grid = self._meta.grid_shape
         for key in self._store.list_prefix(prefix):
             coords = enc.decode(key[len(prefix) :])
             if coords is not None and len(coords) == self.ndim and all(c < g for c, g in zip(coords, grid, strict=True)):
@@ -300,9 +397,14 @@ class Array:
         return resolve_concurrency(max_concurrency, io_bound=self._store.io_bound)
 
     def _read(self, sel: OrthogonalSelection | CoordinateSelection, max_concurrency: int | None = None) -> np.ndarray:
+        if self._sharding is not None:
+            out = self._read_sharded(sel, self._concurrency(max_concurrency))
+            if isinstance(sel, OrthogonalSelection) and sel.flip_axes:
+                out = np.flip(out, sel.flip_axes)
+            return out
         out = np.empty(sel.shape, dtype=self.dtype)
         if isinstance(sel, OrthogonalSelection):
-            tasks = list(plan_orthogonal(sel, self.chunks))
+            tasks = list(plan_orthogonal(sel, self._meta.chunks))
             flat = out
         else:
             tasks = list(plan_coordinate(sel))
@@ -315,8 +417,8 @@ class Array:
         gate = cpu_gate(conc)
         into = self._meta.pipeline.decode_into
         rows = self._meta.pipeline.decode_rows
-        rows_limit = int(self.chunks[0] * 0.75) if self.chunks else 0
-        interior = tuple(s // c if c else 0 for s, c in zip(self.shape, self.chunks, strict=True))
+        rows_limit = int(self._meta.chunks[0] * 0.75) if self._meta.chunks else 0
+        interior = tuple(s // c if c else 0 for s, c in zip(self.shape, self._meta.chunks, strict=True))
 
         def read_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
@@ -327,7 +429,7 @@ class Array:
             with gate:
                 if into is not None and task.is_complete and all(c < e for c, e in zip(task.chunk_coords, interior, strict=True)):
                     dest = flat[task.out_selection]
-                    if dest.flags.c_contiguous and dest.shape == self.chunks:
+                    if dest.flags.c_contiguous and dest.shape == self._meta.chunks:
                         try:
                             into(data, dest)  # decode straight into the output: no intermediate chunk
                         except Exception as exc:
@@ -347,6 +449,89 @@ class Array:
         self._run(read_one, tasks, conc)
         if isinstance(sel, OrthogonalSelection) and sel.flip_axes:
             out = np.flip(out, sel.flip_axes)
+        return out
+
+    # ------------------------------------------------------------------ sharded reads
+    def _index_range(self) -> ByteRange:
+        sh = self._sharding
+        assert sh is not None
+        n = sh.index_nbytes()
+        return ByteRange.from_suffix(n) if sh.index_location == "end" else ByteRange(0, n)
+
+    def _shard_index(self, key: str) -> np.ndarray | None:
+        """The index of the shard at ``key`` (one range request), or ``None`` if the shard is missing."""
+        sh = self._sharding
+        assert sh is not None
+        raw = self._store.get(key, self._index_range())
+        if raw is None:
+            return None
+        try:
+            return sh.decode_index(raw)
+        except Exception as exc:
+            raise ChunkDecodeError(f"array {self.name!r}: shard {key!r} has an unreadable index: {exc}") from exc
+
+    def _fetch_inner(self, key: str, index: np.ndarray, wanted: list[tuple[int, ...]]) -> dict[tuple[int, ...], memoryview]:
+        """Encoded bytes of the ``wanted`` inner chunks (local coordinates) present in a shard,
+        fetched with one byte-range request per run of adjacent chunks."""
+        ranges = shard_ranges(index, wanted)
+        blobs = self._store.get_many([key] * len(ranges), [ByteRange(a, b) for a, b, _ in ranges])
+        found: dict[tuple[int, ...], memoryview] = {}
+        for (a, b, members), blob in zip(ranges, blobs, strict=True):
+            if blob is None or len(blob) != b - a:
+                raise ChunkDecodeError(f"array {self.name!r}: shard {key!r}: inner chunk bytes [{a}, {b}) lie outside the shard")
+            mv = memoryview(blob)
+            for idx, off, n in members:
+                found[idx] = mv[off - a : off - a + n]
+        return found
+
+    def _read_sharded(self, sel: OrthogonalSelection | CoordinateSelection, conc: int) -> np.ndarray:
+        """Read a selection of a sharded array touching only the inner chunks it needs."""
+        sh = self._sharding
+        assert sh is not None
+        inner_shape, cps = sh.chunk_shape, sh.cps
+        sel = rechunk(sel, inner_shape)
+        out = np.empty(sel.shape, dtype=self.dtype)
+        if isinstance(sel, OrthogonalSelection):
+            tasks, flat = list(plan_orthogonal(sel, inner_shape)), out
+        else:
+            tasks, flat = list(plan_coordinate(sel)), out.reshape(-1)
+        groups: dict[tuple[int, ...], list[ChunkTask]] = {}
+        for t in tasks:
+            groups.setdefault(tuple(c // n for c, n in zip(t.chunk_coords, cps, strict=True)), []).append(t)
+        fetched: list[tuple[ChunkTask, str, memoryview | None]] = []
+        key_of = self._key
+
+        def fetch(item: tuple[tuple[int, ...], list[ChunkTask]]) -> None:
+            shard, ts = item
+            key = key_of(shard)
+            index = self._shard_index(key)
+            if index is None:
+                fetched.extend((t, key, None) for t in ts)
+                return
+            local = {tuple(c - s * n for c, s, n in zip(t.chunk_coords, shard, cps, strict=True)): t for t in ts}
+            found = self._fetch_inner(key, index, list(local))
+            fetched.extend((t, key, found.get(idx)) for idx, t in local.items())
+
+        self._run(fetch, list(groups.items()), conc)
+        inner = sh.inner_pipeline
+        fill = self._meta.effective_fill
+        gate = cpu_gate(conc)
+
+        def decode_one(item: tuple[ChunkTask, str, memoryview | None]) -> None:
+            t, key, data = item
+            if data is None:
+                flat[t.out_selection] = fill
+                return
+            with gate:
+                try:
+                    chunk = inner.decode(data)
+                except Exception as exc:
+                    raise ChunkDecodeError(
+                        f"array {self.name!r}: inner chunk {t.chunk_coords} of shard {key!r} could not be decoded: {exc}"
+                    ) from exc
+                flat[t.out_selection] = chunk[t.chunk_selection]
+
+        self._run(decode_one, fetched, resolve_concurrency(None) if conc > 1 else 1)
         return out
 
     def _run(self, fn: Any, tasks: list[ChunkTask], conc: int) -> None:
@@ -386,12 +571,12 @@ class Array:
         if isinstance(sel, OrthogonalSelection):
             if sel.flip_axes:
                 val = np.flip(val, sel.flip_axes)
-            tasks = list(plan_orthogonal(sel, self.chunks))
+            tasks = list(plan_orthogonal(sel, self._meta.chunks))
         else:
             val = val.reshape(-1)
             tasks = list(plan_coordinate(sel))
         conc = self._concurrency(max_concurrency)
-        chunk_shape = self.chunks
+        chunk_shape = self._meta.chunks
         grid_edge = tuple(s // c if c else 0 for s, c in zip(self.shape, chunk_shape, strict=True))
         key_of = self._key
         gate = cpu_gate(conc)
@@ -426,12 +611,12 @@ class Array:
             and sel[0].ndim == self.ndim
             and self.ndim > 1
         ):
-            return coordinate_selection(sel[0], self.shape, self.chunks)
+            return coordinate_selection(sel[0], self.shape, self._meta.chunks)
         n_arr = sum(1 for s in sel if isinstance(s, (list, np.ndarray)))
         if n_arr <= 1:
-            return basic_selection(selection, self.shape, self.chunks, allow_arrays=True)
+            return basic_selection(selection, self.shape, self._meta.chunks, allow_arrays=True)
         if all(isinstance(s, (list, np.ndarray, int, np.integer)) for s in sel) and len(sel) == self.ndim:
-            return coordinate_selection(sel, self.shape, self.chunks)
+            return coordinate_selection(sel, self.shape, self._meta.chunks)
         raise SelectionError(
             f"array {self.name!r}: several index arrays mixed with slices are ambiguous; use a.oindex[...] or a.vindex[...]"
         )
@@ -456,33 +641,33 @@ class Array:
 
     def get_basic_selection(self, selection: Any = Ellipsis, *, max_concurrency: int | None = None) -> np.ndarray:
         """Read ints/slices/``...`` (NumPy basic indexing)."""
-        return self._read(self._named_errors(basic_selection, selection, self.shape, self.chunks), max_concurrency)
+        return self._read(self._named_errors(basic_selection, selection, self.shape, self._meta.chunks), max_concurrency)
 
     def set_basic_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
-        self._write(self._named_errors(basic_selection, selection, self.shape, self.chunks), value, max_concurrency)
+        self._write(self._named_errors(basic_selection, selection, self.shape, self._meta.chunks), value, max_concurrency)
 
     def get_orthogonal_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
         """Outer-product selection: each axis indexed independently (ints, slices, int/bool arrays)."""
-        sel = self._named_errors(lambda s: basic_selection(s, self.shape, self.chunks, allow_arrays=True), selection)
+        sel = self._named_errors(lambda s: basic_selection(s, self.shape, self._meta.chunks, allow_arrays=True), selection)
         return self._read(sel, max_concurrency)
 
     def set_orthogonal_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
-        sel = self._named_errors(lambda s: basic_selection(s, self.shape, self.chunks, allow_arrays=True), selection)
+        sel = self._named_errors(lambda s: basic_selection(s, self.shape, self._meta.chunks, allow_arrays=True), selection)
         self._write(sel, value, max_concurrency)
 
     def get_coordinate_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
         """Point-wise selection: index arrays broadcast together, or one full-shape boolean mask."""
-        return self._read(self._named_errors(coordinate_selection, selection, self.shape, self.chunks), max_concurrency)
+        return self._read(self._named_errors(coordinate_selection, selection, self.shape, self._meta.chunks), max_concurrency)
 
     def set_coordinate_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
-        self._write(self._named_errors(coordinate_selection, selection, self.shape, self.chunks), value, max_concurrency)
+        self._write(self._named_errors(coordinate_selection, selection, self.shape, self._meta.chunks), value, max_concurrency)
 
     def get_block_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
         """Whole chunks by grid index: ``a.blocks[1, 2]`` is chunk (1, 2) trimmed to the bounds."""
-        return self._read(self._named_errors(block_selection, selection, self.shape, self.chunks), max_concurrency)
+        return self._read(self._named_errors(block_selection, selection, self.shape, self._meta.chunks), max_concurrency)
 
     def set_block_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
-        self._write(self._named_errors(block_selection, selection, self.shape, self.chunks), value, max_concurrency)
+        self._write(self._named_errors(block_selection, selection, self.shape, self._meta.chunks), value, max_concurrency)
 
     @property
     def oindex(self) -> _Indexer:
@@ -731,12 +916,12 @@ class Array:
         if len(shape) != self.ndim:
             raise ShapeMismatchError(f"array {self.name!r}: resize to {shape} changes the number of dimensions ({self.ndim})")
         old = self.shape
-        for axis, (n_new, n_old, c) in enumerate(zip(shape, old, self.chunks, strict=True)):
+        for axis, (n_new, n_old, c) in enumerate(zip(shape, old, self._meta.chunks, strict=True)):
             if c and n_new < n_old and n_new % c:
                 edge_stop = min(-(-n_new // c) * c, n_old)
                 sel = tuple(slice(n_new, edge_stop) if k == axis else slice(None) for k in range(self.ndim))
                 self.set_basic_selection(sel, self._meta.effective_fill)
-        new_grid = tuple(-(-s // c) if c else 0 for s, c in zip(shape, self.chunks, strict=True))
+        new_grid = tuple(-(-s // c) if c else 0 for s, c in zip(shape, self._meta.chunks, strict=True))
         if any(n < o for n, o in zip(shape, old, strict=True)):
             doomed = [self._key(cc) for cc in self.stored_chunks() if any(i >= g for i, g in zip(cc, new_grid, strict=True))]
             for key in doomed:

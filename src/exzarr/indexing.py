@@ -355,3 +355,12 @@ def ix(sel: tuple[Any, ...], lengths: tuple[int, ...]) -> tuple[Any, ...]:
         shape[pos] = -1
         out[k] = a.reshape(shape)
     return tuple(out)
+
+
+def rechunk(sel: OrthogonalSelection | CoordinateSelection, chunks: tuple[int, ...]) -> OrthogonalSelection | CoordinateSelection:
+    """The same selection planned on another chunk grid (e.g. the inner chunks of shards)."""
+    from dataclasses import replace
+
+    if isinstance(sel, CoordinateSelection):
+        return replace(sel, chunks=tuple(chunks))
+    return replace(sel, dims=tuple(replace(d, chunk_len=c) for d, c in zip(sel.dims, chunks, strict=True)))

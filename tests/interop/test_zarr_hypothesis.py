@@ -31,18 +31,10 @@ def test_read_what_zarr_python_writes(data):
         warnings.simplefilter("ignore")
         z = data.draw(zst.arrays())
         meta = z.metadata.to_dict()
-        # sharding arrives with issue 4; until then such arrays are refused by name, checked below
         sharded = any(isinstance(c, dict) and c.get("name") == "sharding_indexed" for c in meta.get("codecs", []))
         expected = np.asarray(z[...])
     store = copy_store(z.store)
     event("sharded" if sharded else f"v{z.metadata.zarr_format}")
-    if sharded:
-        try:
-            exzarr.open(store, node=z.path)
-        except exzarr.errors.UnknownCodecError as exc:
-            assert "sharding_indexed" in str(exc)
-            return
-        raise AssertionError("sharded array opened without sharding support")
     a = exzarr.open(store, node=z.path)
     assert a.shape == z.shape and a.chunks == z.chunks
     assert_same(a[...], expected)

@@ -53,7 +53,16 @@ _REGISTRY: dict[str, Any] = {
     "crc32c": Crc32cCodec.from_config,
     "vlen-utf8": lambda cfg: VlenUtf8Codec(),
     "vlen-bytes": lambda cfg: VlenBytesCodec(),
+    "sharding_indexed": lambda cfg: _sharding().from_config(cfg),
 }
+
+
+def _sharding() -> Any:
+    from .sharding import ShardingCodec
+
+    return ShardingCodec
+
+
 _entry_points_loaded = False
 
 

@@ -97,16 +97,7 @@ def _indices(array: Array, include_missing: bool, filt: Callable[[ChunkIndex], b
 
 
 def _read_trimmed(array: Array, idx: ChunkIndex) -> tuple[np.ndarray, int]:
-    key = array._key(idx)
-    data = array.store.get(key)
-    start, stop = bounds(array, idx)
-    trim = tuple(slice(0, b - a) for a, b in zip(start, stop, strict=True))
-    if data is None:
-        return np.full(
-            tuple(b - a for a, b in zip(start, stop, strict=True)), array.metadata.effective_fill, dtype=array.dtype
-        ), 0
-    chunk = array._decode(key, data)
-    return chunk[trim], len(data)
+    return array._inner_chunk(idx)
 
 
 def _timeout_error(array: Array, idx: ChunkIndex, timeout: float | None) -> TimeoutError:

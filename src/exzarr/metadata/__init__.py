@@ -132,10 +132,22 @@ def build_array_metadata(
     dimension_names: Any = None,
     codecs: Any = None,
     chunk_key_encoding: Any = None,
+    shards: Any = None,
 ) -> ArrayMetadata:
-    """Build metadata from the keyword arguments of :func:`exzarr.create`."""
+    """Build metadata from the keyword arguments of :func:`exzarr.create`.
+
+    With ``shards=``, ``chunks`` is the inner chunk shape and the stored grid is the shard
+    shape: the codecs (or compressor/filters) become the ``sharding_indexed`` inner codecs.
+    """
     shape_t = normalize_shape(shape)
     chunks_t = normalize_chunks(chunks, shape_t)
+    shards_t = None
+    if shards is not None:
+        if zarr_format != 3:
+            raise MetadataError("shards: sharding needs zarr_format=3")
+        shards_t = normalize_chunks(shards, shape_t, name="shards")
+        if any(s % c for s, c in zip(shards_t, chunks_t, strict=True)):
+            raise MetadataError(f"shards: shard shape {shards_t} must be a multiple of the chunk shape {chunks_t}")
     dt = as_data_type(dtype)
     if order not in ("C", "F"):
         raise MetadataError(f"order: must be 'C' or 'F', got {order!r}")
@@ -197,6 +209,11 @@ def build_array_metadata(
             comp = compressor_v3(compressor)
             if comp is not None:
                 codec_list.append(comp)
+        if shards_t is not None:
+            from ..codecs.sharding import ShardingCodec
+
+            codec_list = [ShardingCodec(chunks_t, codec_list)]
+            chunks_t = shards_t
         meta = ArrayMetadata(
             zarr_format=3,
             shape=shape_t,
