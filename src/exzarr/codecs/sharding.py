@@ -89,7 +89,8 @@ class ShardingCodec(ArrayBytesCodec):
             )
         if any(s % c for s, c in zip(spec.shape, self.chunk_shape, strict=True)):
             raise MetadataError(
-                f"codec 'sharding_indexed': shard shape {list(spec.shape)} is not a multiple of the inner chunk shape {list(self.chunk_shape)}"
+                f"codec 'sharding_indexed': shard shape {list(spec.shape)} is not a multiple of "
+                f"the inner chunk shape {list(self.chunk_shape)}"
             )
         out = ShardingCodec(self.chunk_shape, self.codecs, self.index_codecs, self.index_location)
         out._spec = spec
