@@ -15,7 +15,7 @@ from . import metadata as md
 from .attrs import Attributes
 from .chunk_grid import normalize_shape
 from .codecs.base import Buffer
-from .codecs.sharding import ShardingCodec, shard_ranges
+from .codecs.sharding import ShardingCodec, all_fill, shard_ranges
 from .engine import ChunkTask, plan_coordinate, plan_orthogonal, run_tasks, streaming
 from .engine.executor import cpu_gate, resolve_concurrency
 from .engine.locks import chunk_lock
@@ -242,18 +242,7 @@ class Array:
 
     def _is_fill(self, chunk: np.ndarray) -> bool:
         """Bit-exact "every element equals the fill value" (so -0.0 is not 0.0 and NaN is NaN)."""
-        fill = self._meta.effective_fill
-        if chunk.dtype.kind == "O":
-            return all(x == fill for x in chunk.reshape(-1))
-        one = np.array(fill, dtype=chunk.dtype).reshape(1).view(np.uint8)
-        flat = np.ascontiguousarray(chunk).reshape(-1)
-        if not flat.size:
-            return True
-        raw = flat.view(np.uint8).reshape(flat.size, -1)
-        # most chunks differ from the fill at their first or last element: decide without a full scan
-        if not (np.array_equal(raw[0], one) and np.array_equal(raw[-1], one)):
-            return False
-        return bool(np.all(raw == one))
+        return all_fill(chunk, self._meta.effective_fill)
 
     def _load_chunk(self, key: str) -> np.ndarray:
         """The chunk at ``key`` as a writable array (fill if missing)."""
@@ -498,40 +487,48 @@ class Array:
         groups: dict[tuple[int, ...], list[ChunkTask]] = {}
         for t in tasks:
             groups.setdefault(tuple(c // n for c, n in zip(t.chunk_coords, cps, strict=True)), []).append(t)
-        fetched: list[tuple[ChunkTask, str, memoryview | None]] = []
         key_of = self._key
+        inner = sh.inner_pipeline
+        fill = self._meta.effective_fill
 
-        def fetch(item: tuple[tuple[int, ...], list[ChunkTask]]) -> None:
-            shard, ts = item
+        def fetch(shard: tuple[int, ...], ts: list[ChunkTask]) -> list[tuple[ChunkTask, str, memoryview | None]]:
             key = key_of(shard)
             index = self._shard_index(key)
             if index is None:
-                fetched.extend((t, key, None) for t in ts)
-                return
+                return [(t, key, None) for t in ts]
             local = {tuple(c - s * n for c, s, n in zip(t.chunk_coords, shard, cps, strict=True)): t for t in ts}
             found = self._fetch_inner(key, index, list(local))
-            fetched.extend((t, key, found.get(idx)) for idx, t in local.items())
-
-        self._run(fetch, list(groups.items()), conc)
-        inner = sh.inner_pipeline
-        fill = self._meta.effective_fill
-        gate = cpu_gate(conc)
+            return [(t, key, found.get(idx)) for idx, t in local.items()]
 
         def decode_one(item: tuple[ChunkTask, str, memoryview | None]) -> None:
             t, key, data = item
             if data is None:
                 flat[t.out_selection] = fill
                 return
-            with gate:
-                try:
-                    chunk = inner.decode(data)
-                except Exception as exc:
-                    raise ChunkDecodeError(
-                        f"array {self.name!r}: inner chunk {t.chunk_coords} of shard {key!r} could not be decoded: {exc}"
-                    ) from exc
-                flat[t.out_selection] = chunk[t.chunk_selection]
+            try:
+                chunk = inner.decode(data)
+            except Exception as exc:
+                raise ChunkDecodeError(
+                    f"array {self.name!r}: inner chunk {t.chunk_coords} of shard {key!r} could not be decoded: {exc}"
+                ) from exc
+            flat[t.out_selection] = chunk[t.chunk_selection]
 
-        self._run(decode_one, fetched, resolve_concurrency(None) if conc > 1 else 1)
+        if len(groups) >= conc:
+            # many shards: each worker fetches one shard and decodes its inner chunks, then takes the next
+            # (I/O overlaps decoding; at most `conc` shards of encoded bytes are held at once)
+            gate = cpu_gate(conc)
+
+            def shard_task(item: tuple[tuple[int, ...], list[ChunkTask]]) -> None:
+                fetched = fetch(*item)
+                with gate:
+                    for f in fetched:
+                        decode_one(f)
+
+            self._run(shard_task, list(groups.items()), conc)
+        else:
+            # few shards (a small read, or one big shard): decode each shard's inner chunks in parallel
+            for shard, ts in groups.items():
+                self._run(decode_one, fetch(shard, ts), resolve_concurrency(None) if conc > 1 else 1)
         return out
 
     def _run(self, fn: Any, tasks: list[ChunkTask], conc: int) -> None:
@@ -589,10 +586,14 @@ class Array:
                 with gate:
                     if task.is_complete:
                         on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
-                        chunk = self._fill_chunk() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
+                        if not on_edge and piece.shape == chunk_shape and piece.dtype.kind != "O":
+                            chunk = piece  # the value covers the whole chunk: encode it as it is, no copy
+                        else:
+                            chunk = self._fill_chunk() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
+                            chunk[task.chunk_selection] = piece
                     else:
                         chunk = self._writable(key, data)
-                    chunk[task.chunk_selection] = piece
+                        chunk[task.chunk_selection] = piece
                     encoded = self._encode_chunk(chunk)
                 self._put_chunk(key, encoded, chunk)
 

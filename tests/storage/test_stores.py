@@ -43,7 +43,7 @@ def test_local_store_writes_are_atomic(tmp_path, monkeypatch, exchange):
         monkeypatch.setattr(local, "_exchange", None)
     elif local._exchange is None:
         pytest.skip("renameat2 exchange not available on this platform")
-    s = LocalStore(tmp_path)
+    s = LocalStore(tmp_path, reuse_files=exchange)
     s.set("c/0", b"old value")
 
     class Boom(Exception):
@@ -64,17 +64,55 @@ def test_local_store_writes_are_atomic(tmp_path, monkeypatch, exchange):
         assert not [p for p in (tmp_path / "c").iterdir() if _TMP_MARK in p.name]  # temp file cleaned up
 
 
-def test_local_store_exchange_keeps_spares_hidden_and_empty(tmp_path):
-    s = LocalStore(tmp_path)
+def test_local_store_exchange_spares_are_bounded_and_hidden(tmp_path):
+    import threading
+
+    import exzarr.storage.local as local
+
+    if local._exchange is None:
+        pytest.skip("renameat2 exchange not available on this platform")
+    s = LocalStore(tmp_path, reuse_files=True)
     for i in range(3):
         s.set("c/0/0", bytes([i]) * 1000)
-        s.set("c/0/1", b"x" * 500)
-    assert s.get("c/0/0") == bytes([2]) * 1000
-    hidden = [p for p in (tmp_path / "c" / "0").iterdir() if p.name.startswith(".exzarr-")]
-    assert all(p.stat().st_size == 0 for p in hidden)  # no stale chunk bytes left behind
-    assert sorted(s.list()) == ["c/0/0", "c/0/1"] and sorted(s.list_dir("c/0")) == ["0", "1"]
+        s.set("c/0/1", b"x" * (500 - i))
+        s.set("c/9/9", b"y" * 10)
+    assert s.get("c/0/0") == bytes([2]) * 1000 and s.get("c/0/1") == b"x" * 498
+    threads = [threading.Thread(target=lambda k=k: [s.set(f"t/{k}/{j}", b"z" * 100) for j in range(20)]) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spares = list((tmp_path / ".exzarr-spares").iterdir())
+    assert 1 <= len(spares) <= 5  # one per writing thread, however many keys were written
+    assert sorted(s.list()) == ["c/0/0", "c/0/1", "c/9/9"] + sorted(f"t/{k}/{j}" for k in range(4) for j in range(20))
+    assert sorted(s.list_dir("")) == ["c", "t"]
     s.delete_prefix("c")
-    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "c").exists() and s.get("t/0/0") == b"z" * 100
+
+
+def test_default_writes_never_disturb_an_open_reader(tmp_path):
+    """A reader that opened a chunk keeps seeing exactly the old bytes while it is rewritten
+    and other keys are written (the default, temp-file + rename path)."""
+    s = LocalStore(tmp_path)
+    old = bytes(range(256)) * 4096
+    s.set("c/0", old)
+    f = open(tmp_path / "c" / "0", "rb")  # held open across the writes on purpose
+    head = f.read(1000)
+    for i in range(20):
+        s.set("c/0", bytes([i]) * len(old))
+        s.set(f"c/{i + 1}", bytes([255 - i]) * len(old))
+    rest = f.read()
+    f.close()
+    assert head + rest == old
+    assert s.get("c/0") == bytes([19]) * len(old)
+
+
+class TestLocalStoreReuseFiles(StoreConformance):
+    def make_store(self, tmp_path):
+        return LocalStore(tmp_path / "root", reuse_files=True)
+
+    def make_read_only(self, store, tmp_path):
+        return LocalStore(store.root, read_only=True)
 
 
 def test_local_store_hides_temp_files(tmp_path):

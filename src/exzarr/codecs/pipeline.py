@@ -51,6 +51,7 @@ class CodecPipeline:
         self._ab = ab
         self._bb = bb
         self._fast = self._fast_decoder()
+        self._fast_enc = self._fast_encoder()
         self.decode_into = self._into_decoder()
         self.decode_rows = self._rows_decoder()
 
@@ -100,6 +101,23 @@ class CodecPipeline:
             return np.frombuffer(out, dtype=nd).reshape((k, *shape[1:]))
 
         return zstd_rows
+
+    def _fast_encoder(self) -> Callable[[np.ndarray], Buffer] | None:
+        """Encoding for the same common chains as :meth:`_fast_decoder`: one contiguous byte
+        view, then the compressors, with no per-codec dispatch."""
+        if self._fast is None:
+            return None
+        encoders = [b.encode for b in self._bb]
+        dtype = self.spec.dtype.numpy
+
+        def encode(chunk: np.ndarray) -> Buffer:
+            arr = np.ascontiguousarray(chunk, dtype=dtype)
+            data: Buffer = memoryview(arr.reshape(-1).view(np.uint8))
+            for e in encoders:
+                data = e(data)
+            return data
+
+        return encode
 
     def _into_decoder(self) -> Callable[[Buffer, np.ndarray], None] | None:
         """``decode_into(data, out)`` for chains whose last decode step can write into a
@@ -162,10 +180,14 @@ class CodecPipeline:
         return self._ab[0]
 
     def encode(self, chunk: np.ndarray) -> Buffer:
+        if self._fast_enc is not None:
+            return self._fast_enc(chunk)
         for codec, spec in self._aa:
             chunk = codec.encode(chunk, spec)
         ab, spec = self._ab
         data = ab.encode(chunk, spec)
+        if isinstance(data, list) and self._bb:  # sharding hands back parts; compressors need one buffer
+            data = b"".join(data)
         for b in self._bb:
             data = b.encode(data)
         return data

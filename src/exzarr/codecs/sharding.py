@@ -132,7 +132,9 @@ class ShardingCodec(ArrayBytesCodec):
         return mv[:n] if self.index_location == "start" else mv[len(mv) - n :]
 
     # -- whole shards ------------------------------------------------------------------------
-    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> Buffer:
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> Buffer | list[bytes]:
+        """The encoded shard as a list of parts (inner chunks and index); joined by the
+        pipeline only when a bytes->bytes codec follows the sharding codec."""
         self._ready()
         return self.encode_inner(
             {
@@ -158,10 +160,14 @@ class ShardingCodec(ArrayBytesCodec):
 
         def enc(item: tuple[tuple[int, ...], np.ndarray]) -> None:
             idx, arr = item
-            if _all_fill(arr, fill):
+            if arr.dtype.kind != "O":
+                arr = np.ascontiguousarray(arr)  # the one copy of this inner chunk; checks and codecs reuse it
+            if all_fill(arr, fill):
                 return
-            out = self._inner.encode(np.ascontiguousarray(arr))
-            encoded[idx] = bytes(out) if not isinstance(out, bytes) else out
+            out = self._inner.encode(arr)
+            if isinstance(out, list):  # nested sharding returns parts
+                out = b"".join(out)
+            encoded[idx] = out if isinstance(out, bytes) else bytes(out)
 
         run_tasks(enc, todo)
         index = np.full((*self.cps, 2), EMPTY, dtype=np.uint64)
@@ -176,11 +182,11 @@ class ShardingCodec(ArrayBytesCodec):
             parts.append(b)
             offset += len(b)
         if not parts:
-            return b""
+            return []
         idx_bytes = self._index.encode(index.astype(_U64.numpy))
         idx_raw = bytes(memoryview(idx_bytes).cast("B")) if not isinstance(idx_bytes, np.ndarray) else idx_bytes.tobytes()
-        body = b"".join(parts)
-        return idx_raw + body if self.index_location == "start" else body + idx_raw
+        # the shard as a list of parts: stores write them without first joining them into one buffer
+        return [idx_raw, *parts] if self.index_location == "start" else [*parts, idx_raw]
 
     def decode(self, data: Buffer, spec: ChunkSpec) -> np.ndarray:
         self._ready()
@@ -198,17 +204,21 @@ class ShardingCodec(ArrayBytesCodec):
         return out
 
 
-def _all_fill(arr: np.ndarray, fill: Any) -> bool:
+def all_fill(arr: np.ndarray, fill: Any) -> bool:
+    """Bit-exact "every element equals ``fill``" (NaN equals NaN, -0.0 differs from 0.0).
+
+    Looks at the first and last elements before scanning (most chunks differ there), and
+    never copies a non-contiguous view just to decide."""
     if arr.dtype.kind == "O":
         return all(x == fill for x in arr.reshape(-1))
-    one = np.array(fill, dtype=arr.dtype).reshape(1).view(np.uint8)
-    flat = np.ascontiguousarray(arr).reshape(-1)
-    raw = flat.view(np.uint8).reshape(flat.size, -1)
-    if not flat.size:
+    if not arr.size:
         return True
-    if not (np.array_equal(raw[0], one) and np.array_equal(raw[-1], one)):
+    one = np.array(fill, dtype=arr.dtype).tobytes()
+    ends = (0,) * arr.ndim, (-1,) * arr.ndim
+    if any(np.array(arr[e], dtype=arr.dtype).tobytes() != one for e in ends):
         return False
-    return bool(np.all(raw == one))
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    return bool(np.all(flat.view(np.uint8).reshape(flat.size, -1) == np.frombuffer(one, dtype=np.uint8)))
 
 
 def shard_ranges(

@@ -67,6 +67,13 @@ class ByteRange:
 _BAD_KEY = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|^/|\\|\x00")
 
 
+def join_parts(value: Any) -> Any:
+    """A list of buffers as one ``bytes``; any other value unchanged."""
+    if isinstance(value, list):
+        return b"".join(value)
+    return value
+
+
 def check_key(key: str) -> str:
     """Refuse keys that are empty, absolute or would escape the store root."""
     if isinstance(key, str) and key and _BAD_KEY.search(key) is None:
@@ -119,7 +126,10 @@ class Store(ABC):
 
     @abstractmethod
     def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
-        """Store ``value`` at ``key`` atomically (readers see the old or the new value)."""
+        """Store ``value`` at ``key`` atomically (readers see the old or the new value).
+
+        ``value`` may also be a list of buffers, stored as their concatenation (a shard's
+        inner chunks and index): stores that can write them without joining do so."""
 
     @abstractmethod
     def delete(self, key: str) -> None:

@@ -16,12 +16,19 @@ from ..errors import StoreError
 from .base import ByteRange, Store, _dir_prefix, check_key
 
 _TMP_MARK = ".exzarr-tmp-"
-_SPARE = ".exzarr-spare-"
+_SPARES = ".exzarr-spares"
 _HIDDEN = ".exzarr-"  # temp files and the process-lock directory: never listed as keys
 
 
 def _tag() -> str:
     return f"{os.getpid()}-{threading.get_ident()}"
+
+
+_EXCHANGE_STATE = {"ok": True}
+
+
+def _exchange_supported() -> bool:
+    return _EXCHANGE_STATE["ok"]
 
 
 def _make_exchange() -> Callable[[str, str], bool] | None:
@@ -36,7 +43,7 @@ def _make_exchange() -> Callable[[str, str], bool] | None:
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     fn.restype = ctypes.c_int
     at_fdcwd, rename_exchange = -100, 2
-    state = {"ok": True}
+    state = _EXCHANGE_STATE
 
     def exchange(src: str, dst: str) -> bool:
         """Swap ``src`` and ``dst`` atomically; False if ``dst`` is missing or the FS cannot."""
@@ -72,11 +79,14 @@ class LocalStore(Store):
     ['a/zarr.json']
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = False) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = False, reuse_files: bool = False
+    ) -> None:
         super().__init__(read_only=read_only)
         self.root = Path(root).expanduser().absolute()
         self._root = str(self.root) + os.sep
         self.fsync = fsync
+        self.reuse_files = reuse_files
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r}{', read_only=True' if self.read_only else ''})"
@@ -88,13 +98,15 @@ class LocalStore(Store):
         return hash((self.root, self.read_only))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"root": str(self.root), "read_only": self._read_only, "fsync": self.fsync}
+        return {"root": str(self.root), "read_only": self._read_only, "fsync": self.fsync, "reuse_files": self.reuse_files}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["root"], read_only=state["read_only"], fsync=state["fsync"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["root"], read_only=state["read_only"], fsync=state["fsync"], reuse_files=state.get("reuse_files", False)
+        )
 
     def with_read_only(self, read_only: bool = True) -> LocalStore:
-        return LocalStore(self.root, read_only=read_only, fsync=self.fsync)
+        return LocalStore(self.root, read_only=read_only, fsync=self.fsync, reuse_files=self.reuse_files)
 
     @property
     def lock_namespace(self) -> str:
@@ -137,44 +149,86 @@ class LocalStore(Store):
     def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
         """Write atomically: readers see the old value or the new one, never a mix.
 
-        On Linux the bytes go to a reusable hidden *spare* file in the same directory
-        (one per thread), which is then atomically exchanged with the key's file
-        (``renameat2(RENAME_EXCHANGE)``); the spare, now holding the old bytes, is
-        truncated for reuse. Filesystems charge far more for creating an inode than for
-        rewriting one (~500 us vs ~60 us per chunk measured on ext4), so this keeps
-        atomic writes of many small chunks fast. Elsewhere: a unique temp file and
-        ``os.replace``.
+        The bytes go to a new temporary file next to the key, which ``os.replace`` then moves
+        over the key. A reader that opened the old file keeps reading the old bytes (the old
+        inode lives on until it is closed), in this process or any other.
+
+        With ``reuse_files=True`` (Linux) the bytes instead go into this thread's reusable
+        *spare* file (``.exzarr-spares/`` under the root), which is atomically exchanged with
+        the key's file (``renameat2(RENAME_EXCHANGE)``) and then holds the old bytes until the
+        next write overwrites it in place. That avoids allocating new blocks per write (on
+        ext4 with ``discard``: ~20 us instead of ~500 us per 32 KB chunk), but a reader that
+        opened the old file just before the exchange could see it overwritten: use it only
+        while nothing else reads the store (a bulk ingest).
         """
         path = self._fspath(key)
         self._check_writable(key)
+        if self.reuse_files and _exchange is not None and self._set_by_exchange(path, value):
+            return
         head, name = os.path.split(path)
-        exchange = _exchange is not None
-        tmp = os.path.join(head, f"{_SPARE}{_tag()}" if exchange else f"{_TMP_MARK}{name}.{uuid.uuid4().hex}")
+        tmp = os.path.join(head, f"{_TMP_MARK}{name}.{uuid.uuid4().hex}")
         try:
             try:
-                f = open(tmp, "wb", buffering=0)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             except FileNotFoundError:
                 os.makedirs(head, exist_ok=True)
-                f = open(tmp, "wb", buffering=0)
-            with f:
-                view = memoryview(value).cast("B")
-                while view:  # an unbuffered write may be partial (e.g. buffers over 2 GiB)
-                    view = view[f.write(view) :]
-                if self.fsync:
-                    os.fsync(f.fileno())
-            if not (exchange and _exchange(tmp, path)):
-                os.replace(tmp, path)  # no file to exchange with yet (or no exchange support): plain rename
-            else:
-                os.truncate(tmp, 0)  # the spare now holds the old bytes: drop them, keep the inode
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                self._write_fd(fd, value)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
         except BaseException as exc:
-            if not exchange:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
             if isinstance(exc, OSError):
                 raise StoreError(f"{self!r}: cannot write {key!r}: {exc}") from exc
             raise
+
+    def _write_fd(self, fd: int, value: Any) -> None:
+        views = [memoryview(v).cast("B") for v in (value if isinstance(value, list) else [value])]
+        total = sum(len(v) for v in views)
+        while views:  # one writev for all parts; os.writev may be partial, so continue where it stopped
+            n = os.writev(fd, views[:1024])
+            while n and views:
+                if n >= len(views[0]):
+                    n -= len(views.pop(0))
+                else:
+                    views[0] = views[0][n:]
+                    n = 0
+            views = [v for v in views if len(v)]
+        os.ftruncate(fd, total)  # a reused spare may have held more bytes
+        if self.fsync:
+            os.fsync(fd)
+
+    def _set_by_exchange(self, path: str, value: bytes | bytearray | memoryview) -> bool:
+        """The exchange write; False when exchange turned out to be unsupported here."""
+        spare = os.path.join(self._root, _SPARES, _tag())
+        try:
+            try:
+                fd = os.open(spare, os.O_WRONLY | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(spare), exist_ok=True)
+                fd = os.open(spare, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                self._write_fd(fd, value)
+            finally:
+                os.close(fd)
+            if _exchange(spare, path):  # type: ignore[misc]
+                return True
+            if not _exchange_supported():
+                os.unlink(spare)
+                return False
+            try:  # nothing to exchange with yet: the spare becomes the key's file
+                os.rename(spare, path)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.rename(spare, path)
+            return True
+        except OSError as exc:
+            raise StoreError(f"{self!r}: cannot write {path[len(self._root) :]!r}: {exc}") from exc
 
     def delete(self, key: str) -> None:
         path = self._fspath(key)

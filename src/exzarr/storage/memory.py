@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from .base import ByteRange, Store, check_key
+from .base import ByteRange, Store, check_key, join_parts
 
 
 class MemoryStore(Store):
@@ -66,7 +66,7 @@ class MemoryStore(Store):
     def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
         check_key(key)
         self._check_writable(key)
-        b = bytes(value)
+        b = bytes(join_parts(value))
         with self._lock:
             self._data[key] = b
 

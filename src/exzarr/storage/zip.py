@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from .base import ByteRange, Store, check_key
+from .base import ByteRange, Store, check_key, join_parts
 
 
 class ZipStore(Store):
@@ -99,7 +99,7 @@ class ZipStore(Store):
             info = zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = self.compression
             info.external_attr = 0o644 << 16
-            self._zip().writestr(info, bytes(value))
+            self._zip().writestr(info, bytes(join_parts(value)))
 
     def delete(self, key: str) -> None:
         check_key(key)
