@@ -75,6 +75,34 @@ def big_workloads(tmp: Path, data: np.ndarray, repeat: int, lines: list[str]) ->
     return results
 
 
+def sharded_workload(tmp: Path, data: np.ndarray, repeat: int, lines: list[str]) -> list[tuple[str, float, float, bool]]:
+    """64x64 inner chunks in 1024x1024 shards: write all and read all, repeats interleaved."""
+    mb = data.nbytes / 1e6
+    libs = peers()
+    arrays = {lib.name: lib.create(tmp / f"{lib.name}-sharded", data.shape, (64, 64), shards=(1024, 1024)) for lib in libs}
+    best: dict = {(lib.name, op): float("inf") for lib in libs for op in ("write", "read")}
+    for _ in range(repeat):
+        for lib in libs:
+            arr = arrays[lib.name]
+            best[(lib.name, "write")] = min(best[(lib.name, "write")], best_of(lambda lib=lib, arr=arr: lib.write(arr, data), 1))
+    opened = {lib.name: lib.open(tmp / f"{lib.name}-sharded") for lib in libs}
+    for _ in range(repeat):
+        for lib in libs:
+            arr = opened[lib.name]
+            best[(lib.name, "read")] = min(best[(lib.name, "read")], best_of(lambda lib=lib, arr=arr: lib.read(arr), 1))
+    lines += ["\n### Sharded: 4096x4096 float64, zstd level 1, 64x64 chunks in 1024x1024 shards (16 shards of 256 chunks)\n",
+              "| library | write MB/s | read all MB/s | write ratio exzarr/peer | read ratio exzarr/peer |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for lib in libs:
+        assert np.array_equal(np.asarray(lib.read(opened[lib.name])), data), f"{lib.name} read back wrong sharded data"
+        w, r = mb / best[(lib.name, "write")], mb / best[(lib.name, "read")]
+        rw = best[(lib.name, "write")] / best[("exzarr", "write")]
+        rr = best[(lib.name, "read")] / best[("exzarr", "read")]
+        lines.append(f"| {lib.name} | {w:.0f} | {r:.0f} | {rw:.2f} | {rr:.2f} |")
+    ts_w = best[("tensorstore", "write")] / best[("exzarr", "write")]
+    ts_r = best[("tensorstore", "read")] / best[("exzarr", "read")]
+    return [("sharded write vs tensorstore", ts_w, 1.0, ts_w >= 1.0), ("sharded read vs tensorstore", ts_r, 1.0, ts_r >= 1.0)]
+
+
 def ratio_table(results: dict, lines: list[str]) -> list[tuple[str, float, float, bool]]:
     lines += ["\n### Ratios exzarr / peer (throughput, same run; > 1 means exzarr is faster)\n",
               "| chunks | op | vs zarr-python | vs zarr-python+zarrs | vs tensorstore |", "|---|---|---:|---:|---:|"]  # fmt: skip
@@ -242,6 +270,7 @@ def main() -> None:
         tmp = Path(d)
         results = big_workloads(tmp, data, args.repeat, lines)
         checks += ratio_table(results, lines)
+        checks += sharded_workload(tmp, data, args.repeat, lines)
         checks += cpu_speedup(tmp, data, args.repeat, lines)
         checks += seed_scenario(tmp, args.repeat, lines)
         checks += io_scenario(lines)
