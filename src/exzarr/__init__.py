@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from . import errors, metadata, storage
-from .api import create, create_group, load, open, open_array, open_group, save
+from .api import consolidate_metadata, create, create_group, load, open, open_array, open_group, save
 from .array import Array
 from .config import config
 from .group import Group
@@ -27,6 +27,7 @@ __all__ = [
     "ZipStore",
     "__version__",
     "config",
+    "consolidate_metadata",
     "create",
     "create_group",
     "errors",

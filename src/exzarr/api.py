@@ -9,12 +9,13 @@ import numpy as np
 from . import metadata as md
 from .array import Array
 from .errors import MetadataError, NodeExistsError, NodeNotFoundError
-from .group import Group, node_from_metadata, normalize_path
-from .metadata.model import ArrayMetadata
+from .group import Group, normalize_path
+from .metadata import consolidated as consolidated_md
+from .metadata.model import ArrayMetadata, GroupMetadata
 from .storage.base import Store
 from .storage.url import make_store
 
-__all__ = ["create", "create_group", "load", "open", "open_array", "open_group", "save"]
+__all__ = ["consolidate_metadata", "create", "create_group", "load", "open", "open_array", "open_group", "save"]
 
 _MODES = ("r", "r+", "a", "w", "w-", "x")
 
@@ -137,14 +138,24 @@ def _clear_root(store: Store) -> None:
 
 
 def _open_existing(
-    store: Store, npath: str, mode: str, zarr_format: int | None, process_locks: bool = False
+    store: Store,
+    npath: str,
+    mode: str,
+    zarr_format: int | None,
+    process_locks: bool = False,
+    use_consolidated: bool | None = None,
 ) -> Array | Group | None:
     meta = md.read_metadata(store, npath, zarr_format=zarr_format)
     if meta is None:
         return None
     if isinstance(meta, ArrayMetadata):
         return Array(store, npath, meta, read_only=mode == "r", process_locks=process_locks)
-    return node_from_metadata(store, npath, meta, read_only=mode == "r")
+    nodes = consolidated_md.read(store, npath, meta)
+    if use_consolidated and nodes is None:
+        raise MetadataError(f"use_consolidated=True, but the group at {'/' + npath!r} in {store!r} has no consolidated metadata")
+    if use_consolidated is False:
+        return Group(store, npath, meta, read_only=mode == "r", check_against=nodes)
+    return Group(store, npath, meta, read_only=mode == "r", consolidated=nodes)
 
 
 def open(
@@ -156,13 +167,17 @@ def open(
     zarr_format: int | None = None,
     node: str | None = None,
     process_locks: bool = False,
+    use_consolidated: bool | None = None,
     **create_kwargs: Any,
 ) -> Array | Group:
     """Open the array or group at ``path`` (v2 or v3 detected from the metadata).
 
     ``mode="r"``/``"r+"`` raise :class:`~exzarr.errors.NodeNotFoundError` for a missing
     node and never create anything; ``"a"`` and ``"w"`` create an array (when
-    ``shape=`` is given) or a group.
+    ``shape=`` is given) or a group. A group with consolidated metadata serves its whole
+    hierarchy from it (``use_consolidated=None``, the default); ``True`` requires it and
+    ``False`` ignores it, reading each node's own metadata and warning
+    (:class:`~exzarr.errors.ConsolidatedMetadataWarning`) where the two disagree.
 
     >>> import exzarr
     >>> _ = exzarr.create("memory://doc-open", shape=(3,), chunks=(3,), mode="w")
@@ -172,7 +187,7 @@ def open(
     mode = _check_mode(mode)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     if mode in ("r", "r+", "a"):
-        node_ = _open_existing(store, npath, mode, zarr_format, process_locks)
+        node_ = _open_existing(store, npath, mode, zarr_format, process_locks, use_consolidated)
         if node_ is not None:
             return node_
         if mode in ("r", "r+"):
@@ -220,12 +235,14 @@ def open_group(
     zarr_format: int | None = None,
     node: str | None = None,
     attributes: dict[str, Any] | None = None,
+    use_consolidated: bool | None = None,
 ) -> Group:
-    """Open a group (created when missing unless ``mode`` is ``"r"``/``"r+"``)."""
+    """Open a group (created when missing unless ``mode`` is ``"r"``/``"r+"``); see :func:`open`
+    for ``use_consolidated``."""
     mode = _check_mode(mode)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     if mode != "w":
-        found = _open_existing(store, npath, mode, zarr_format)
+        found = _open_existing(store, npath, mode, zarr_format, use_consolidated=use_consolidated)
         if isinstance(found, Group):
             if mode == "w-":
                 raise NodeExistsError(f"a group already exists at {'/' + npath!r} in {store!r}")
@@ -268,6 +285,31 @@ def create_group(
         store.delete_prefix(npath) if npath else _clear_root(store)
     md.write_metadata(store, npath, meta)
     return Group(store, npath, meta)
+
+
+def consolidate_metadata(
+    path: Any, *, storage: str | None = None, storage_options: dict[str, Any] | None = None, node: str | None = None
+) -> Group:
+    """Gather the metadata of every node below a group into one document, as zarr-python does:
+    ``.zmetadata`` (v2) or ``consolidated_metadata`` in the group's ``zarr.json`` (v3).
+    Returns the group, opened on the consolidated metadata.
+
+    >>> import exzarr
+    >>> g = exzarr.create_group("memory://doc-cm", mode="w")
+    >>> _ = g.create_array("a/b", shape=(2,), chunks=(2,))
+    >>> exzarr.consolidate_metadata("memory://doc-cm").consolidated
+    True
+    """
+    if isinstance(path, Group):
+        store, npath = path.store, path.path
+    else:
+        store, npath = _resolve(path, storage, storage_options, "a", node)
+    meta = md.read_metadata(store, npath)
+    if not isinstance(meta, GroupMetadata):
+        raise NodeNotFoundError(f"no group at {'/' + npath!r} in {store!r} to consolidate")
+    nodes = consolidated_md.collect(store, npath, meta.zarr_format)
+    new = consolidated_md.write(store, npath, meta, nodes)
+    return Group(store, npath, new, consolidated=nodes)
 
 
 def save(path: Any, data: Any, *, chunks: Any = None, mode: str = "w", **create_kwargs: Any) -> Array:

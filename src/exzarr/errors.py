@@ -29,6 +29,7 @@ from __future__ import annotations
 __all__ = [
     "BoundsError",
     "CallbackError",
+    "ConsolidatedMetadataWarning",
     "CastError",
     "ChecksumError",
     "ChunkDecodeError",
@@ -103,3 +104,7 @@ class CastError(ExzarrError, ValueError):
 
 class CallbackError(ExzarrError, RuntimeError):
     """A callback the user passed (``filter``, ``progress_callback``, ``checkpoint``...) raised."""
+
+
+class ConsolidatedMetadataWarning(UserWarning):
+    """Consolidated metadata disagrees with a node's own metadata (it is stale)."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 from . import metadata as md
 from .array import Array
 from .attrs import Attributes
-from .errors import MetadataError, NodeExistsError, NodeNotFoundError, ReadOnlyError
+from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, NodeNotFoundError, ReadOnlyError
+from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
 from .storage.base import Store
 
@@ -49,11 +51,24 @@ class Group:
         └── x (4,) int32
     """
 
-    def __init__(self, store: Store, path: str, metadata: GroupMetadata, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        metadata: GroupMetadata,
+        *,
+        read_only: bool = False,
+        consolidated: consolidated_md.Nodes | None = None,
+        check_against: consolidated_md.Nodes | None = None,
+    ) -> None:
         self._store = store
         self._path = normalize_path(path)
         self._meta = metadata
         self._read_only = read_only or store.read_only
+        # nodes below this group from consolidated metadata: lookups and listings then cost no requests
+        self._consolidated = consolidated
+        # with use_consolidated=False: consolidated entries to compare against (stale ones are reported)
+        self._check_against = check_against
 
     # ------------------------------------------------------------------ properties
     @property
@@ -120,10 +135,38 @@ class Group:
         return f"{self._path}/{name}" if self._path else name
 
     # ------------------------------------------------------------------ members
+    @property
+    def consolidated(self) -> bool:
+        """Whether lookups and listings are served from consolidated metadata."""
+        return self._consolidated is not None
+
     def _get_node(self, name: str) -> Array | Group | None:
         path = self._child(name)
+        rel = normalize_path(name)
+        if self._consolidated is not None:
+            meta = self._consolidated.get(rel)
+            if meta is None:
+                return None
+            if isinstance(meta, GroupMetadata):
+                sub = consolidated_md.subset(self._consolidated, rel)
+                return Group(self._store, path, meta, read_only=self._read_only, consolidated=sub)
+            return Array(self._store, path, meta, read_only=self._read_only)
         meta = md.read_metadata(self._store, path, zarr_format=self.zarr_format)
-        return None if meta is None else node_from_metadata(self._store, path, meta, read_only=self._read_only)
+        if meta is None:
+            return None
+        if self._check_against is not None and rel in self._check_against:
+            if not consolidated_md.documents_equal(meta, self._check_against[rel]):
+                warnings.warn(
+                    f"consolidated metadata of group {self.name!r} is stale for {'/' + path!r}: "
+                    "it disagrees with the node's own metadata (run exzarr.consolidate_metadata again)",
+                    ConsolidatedMetadataWarning,
+                    stacklevel=3,
+                )
+        if isinstance(meta, GroupMetadata) and self._check_against is not None:
+            return Group(
+                self._store, path, meta, read_only=self._read_only, check_against=consolidated_md.subset(self._check_against, rel)
+            )
+        return node_from_metadata(self._store, path, meta, read_only=self._read_only)
 
     def __getitem__(self, name: str) -> Array | Group:
         node = self._get_node(name)
@@ -139,6 +182,8 @@ class Group:
         return isinstance(name, str) and self._get_node(name) is not None
 
     def _member_names(self) -> list[str]:
+        if self._consolidated is not None:
+            return sorted(k for k in self._consolidated if "/" not in k)
         names = []
         for name in sorted(self._store.list_dir(self._path)):
             if name in md.METADATA_KEYS or name.startswith("."):
@@ -203,6 +248,7 @@ class Group:
     def create_group(self, name: str, *, attributes: dict[str, Any] | None = None, overwrite: bool = False) -> Group:
         """Create a child group (intermediate groups are created too)."""
         self._check_writable()
+        self._consolidated = None  # the consolidated view no longer covers the hierarchy
         _check_name(normalize_path(name))
         path = self._child(name)
         existing = md.read_metadata(self._store, path)
@@ -227,6 +273,7 @@ class Group:
     def create_array(self, name: str, *, overwrite: bool = False, **kwargs: Any) -> Array:
         """Create a child array; keyword arguments are those of :func:`exzarr.create`."""
         self._check_writable()
+        self._consolidated = None
         _check_name(normalize_path(name))
         kwargs.setdefault("zarr_format", self.zarr_format)
         if kwargs["zarr_format"] != self.zarr_format:
@@ -252,6 +299,7 @@ class Group:
 
     def __delitem__(self, name: str) -> None:
         self._check_writable()
+        self._consolidated = None
         path = self._child(name)
         if md.read_metadata(self._store, path) is None:
             raise KeyError(name)
