@@ -248,3 +248,12 @@ def test_invalid_create_arguments():
     ]:
         with pytest.raises(MetadataError, match=msg):
             exzarr.create(**kw)
+
+
+def test_v3_filters_are_placed_by_kind():
+    a = exzarr.create(
+        shape=(8,), chunks=(4,), dtype="i4", filters=[{"id": "shuffle", "elementsize": 4}, {"id": "delta", "dtype": "<i4"}]
+    )
+    assert [c.name for c in a.codecs] == ["numcodecs.delta", "bytes", "numcodecs.shuffle", "zstd"]
+    a[...] = np.arange(8)
+    assert a[...].tolist() == list(range(8))

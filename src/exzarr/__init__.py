@@ -13,6 +13,7 @@ from . import errors, metadata, storage
 from .api import consolidate_metadata, create, create_group, load, open, open_array, open_group, save
 from .array import Array
 from .config import config
+from .convert import copy
 from .group import Group
 from .storage import LocalStore, MemoryStore, Store, ZipStore
 
@@ -28,6 +29,7 @@ __all__ = [
     "__version__",
     "config",
     "consolidate_metadata",
+    "copy",
     "create",
     "create_group",
     "errors",

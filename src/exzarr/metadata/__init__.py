@@ -199,13 +199,16 @@ def build_array_metadata(
             built = [codec_from_json(c, field="codecs") for c in codecs]
             codec_list = [c for c in built if c is not None]
         else:
-            codec_list = [c for c in (compressor_v3(f, what="filters") for f in (filters or [])) if c is not None]
+            converted = [c for c in (compressor_v3(f, what="filters") for f in (filters or [])) if c is not None]
+            # filters that act on arrays go before the serializer; byte filters (e.g. shuffle) after it
+            codec_list = [c for c in converted if c.kind == "array_array"]
             if order == "F" and len(shape_t) > 1:
                 codec_list.insert(0, TransposeCodec(tuple(range(len(shape_t) - 1, -1, -1))))
             if dt.is_object:
                 codec_list.append(VlenBytesCodec() if dt.vlen == "bytes" else VlenUtf8Codec())
             else:
                 codec_list.append(BytesCodec(None))  # resolved to "little" for multi-byte types
+            codec_list += [c for c in converted if c.kind == "bytes_bytes"]
             comp = compressor_v3(compressor)
             if comp is not None:
                 codec_list.append(comp)
