@@ -57,6 +57,7 @@ def create(
     node: str | None = None,
     process_locks: bool = False,
     shards: Any = None,
+    cache_bytes: int | None = None,
 ) -> Array:
     """Create an array and write its metadata.
 
@@ -86,6 +87,9 @@ def create(
     shards:
         v3 only: store ``chunks`` (inner chunks) grouped into shards of this shape, one object
         per shard (``sharding_indexed``). Reads fetch only the inner chunks they need.
+    cache_bytes:
+        Keep up to this many bytes of decoded chunks in an LRU cache, so overlapping reads
+        skip fetching and decoding (writes through this array keep it correct).
     process_locks:
         Also lock each chunk across processes (a file lock per chunk, LocalStore only) so
         writers in several processes can update the same chunks safely.
@@ -125,11 +129,18 @@ def create(
             raise NodeExistsError(f"a node already exists at {'/' + npath!r} in {store!r} (use mode='w' to overwrite)")
         if mode == "a":
             if isinstance(existing, ArrayMetadata):
-                return Array(store, npath, existing, write_empty_chunks=write_empty_chunks, process_locks=process_locks)
+                return Array(
+                    store,
+                    npath,
+                    existing,
+                    write_empty_chunks=write_empty_chunks,
+                    process_locks=process_locks,
+                    cache_bytes=cache_bytes,
+                )
             raise NodeExistsError(f"a group exists at {'/' + npath!r} in {store!r}")
         store.delete_prefix(npath) if npath else _clear_root(store)
     md.write_metadata(store, npath, meta)
-    return Array(store, npath, meta, write_empty_chunks=write_empty_chunks, process_locks=process_locks)
+    return Array(store, npath, meta, write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
 
 
 def _clear_root(store: Store) -> None:
@@ -144,12 +155,13 @@ def _open_existing(
     zarr_format: int | None,
     process_locks: bool = False,
     use_consolidated: bool | None = None,
+    cache_bytes: int | None = None,
 ) -> Array | Group | None:
     meta = md.read_metadata(store, npath, zarr_format=zarr_format)
     if meta is None:
         return None
     if isinstance(meta, ArrayMetadata):
-        return Array(store, npath, meta, read_only=mode == "r", process_locks=process_locks)
+        return Array(store, npath, meta, read_only=mode == "r", process_locks=process_locks, cache_bytes=cache_bytes)
     nodes = consolidated_md.read(store, npath, meta)
     if use_consolidated and nodes is None:
         raise MetadataError(f"use_consolidated=True, but the group at {'/' + npath!r} in {store!r} has no consolidated metadata")
@@ -168,6 +180,7 @@ def open(
     node: str | None = None,
     process_locks: bool = False,
     use_consolidated: bool | None = None,
+    cache_bytes: int | None = None,
     **create_kwargs: Any,
 ) -> Array | Group:
     """Open the array or group at ``path`` (v2 or v3 detected from the metadata).
@@ -187,13 +200,21 @@ def open(
     mode = _check_mode(mode)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     if mode in ("r", "r+", "a"):
-        node_ = _open_existing(store, npath, mode, zarr_format, process_locks, use_consolidated)
+        node_ = _open_existing(store, npath, mode, zarr_format, process_locks, use_consolidated, cache_bytes)
         if node_ is not None:
             return node_
         if mode in ("r", "r+"):
             raise NodeNotFoundError(f"no array or group at {'/' + npath!r} in {store!r}")
     if "shape" in create_kwargs:
-        return create(store, node=npath, mode=mode, zarr_format=zarr_format or 3, process_locks=process_locks, **create_kwargs)
+        return create(
+            store,
+            node=npath,
+            mode=mode,
+            zarr_format=zarr_format or 3,
+            process_locks=process_locks,
+            cache_bytes=cache_bytes,
+            **create_kwargs,
+        )
     return create_group(store, node=npath, mode=mode, zarr_format=zarr_format or 3)
 
 
@@ -206,13 +227,14 @@ def open_array(
     zarr_format: int | None = None,
     node: str | None = None,
     process_locks: bool = False,
+    cache_bytes: int | None = None,
     **create_kwargs: Any,
 ) -> Array:
     """Like :func:`open`, but the node must be an array."""
     mode = _check_mode(mode)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     if mode != "w":
-        found = _open_existing(store, npath, mode, zarr_format, process_locks)
+        found = _open_existing(store, npath, mode, zarr_format, process_locks, cache_bytes=cache_bytes)
         if isinstance(found, Array):
             if mode == "w-":
                 raise NodeExistsError(f"an array already exists at {'/' + npath!r} in {store!r}")
@@ -223,7 +245,15 @@ def open_array(
             raise NodeNotFoundError(f"no array at {'/' + npath!r} in {store!r}")
     if "shape" not in create_kwargs:
         raise NodeNotFoundError(f"no array at {'/' + npath!r} in {store!r} (pass shape= to create one)")
-    return create(store, node=npath, mode=mode, zarr_format=zarr_format or 3, process_locks=process_locks, **create_kwargs)
+    return create(
+        store,
+        node=npath,
+        mode=mode,
+        zarr_format=zarr_format or 3,
+        process_locks=process_locks,
+        cache_bytes=cache_bytes,
+        **create_kwargs,
+    )
 
 
 def open_group(

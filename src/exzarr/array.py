@@ -13,6 +13,7 @@ import numpy as np
 
 from . import metadata as md
 from .attrs import Attributes
+from .cache import CacheStats, ChunkCache
 from .chunk_grid import normalize_shape
 from .codecs.base import Buffer
 from .codecs.sharding import ShardingCodec, all_fill, shard_ranges
@@ -72,7 +73,9 @@ class Array:
         read_only: bool = False,
         write_empty_chunks: bool | None = None,
         process_locks: bool = False,
+        cache_bytes: int | None = None,
     ) -> None:
+        self._cache = ChunkCache(cache_bytes) if cache_bytes else None
         self._store = store
         self._path = path.strip("/")
         self._meta = metadata
@@ -182,6 +185,10 @@ class Array:
     def codecs(self) -> tuple[Any, ...]:
         return self._meta.pipeline.codecs
 
+    def cache_stats(self) -> CacheStats | None:
+        """Hit/miss counters of the decoded-chunk cache (``None`` without ``cache_bytes=``)."""
+        return self._cache.stats() if self._cache is not None else None
+
     @property
     def write_empty_chunks(self) -> bool:
         from .config import config
@@ -263,6 +270,11 @@ class Array:
         return self._meta.pipeline.encode(chunk)
 
     def _put_chunk(self, key: str, encoded: Buffer | None, chunk: np.ndarray) -> None:
+        if self._cache is not None:
+            if self._shard_codec is not None:
+                self._cache.invalidate_shard(key)
+            else:
+                self._cache.invalidate(key)
         if encoded is not None:
             self._store.set(key, encoded)
         elif self._store.supports_deletes:
@@ -409,11 +421,26 @@ class Array:
         rows_limit = int(self._meta.chunks[0] * 0.75) if self._meta.chunks else 0
         interior = tuple(s // c if c else 0 for s, c in zip(self.shape, self._meta.chunks, strict=True))
 
+        cache = self._cache
+        if cache is not None:
+            into = rows = None  # whole decoded chunks are what the cache keeps
+
         def read_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
+            if cache is not None:
+                hit = cache.get(key)
+                if hit is not None:
+                    flat[task.out_selection] = hit[task.chunk_selection]
+                    return
             data = get(key)
             if data is None:
                 flat[task.out_selection] = fill
+                return
+            if cache is not None:
+                with gate:
+                    chunk = decode(key, data)
+                    cache.put(key, chunk)
+                    flat[task.out_selection] = chunk[task.chunk_selection]
                 return
             with gate:
                 if into is not None and task.is_complete and all(c < e for c, e in zip(task.chunk_coords, interior, strict=True)):
@@ -490,9 +517,14 @@ class Array:
         key_of = self._key
         inner = sh.inner_pipeline
         fill = self._meta.effective_fill
+        cache = self._cache
 
-        def fetch(shard: tuple[int, ...], ts: list[ChunkTask]) -> list[tuple[ChunkTask, str, memoryview | None]]:
+        def fetch(shard: tuple[int, ...], ts: list[ChunkTask]) -> list[tuple[ChunkTask, str, Any]]:
             key = key_of(shard)
+            if cache is not None:
+                hits = [(t, cache.get((key, t.chunk_coords))) for t in ts]
+                if all(h is not None for _, h in hits):
+                    return [(t, key, h) for t, h in hits]
             index = self._shard_index(key)
             if index is None:
                 return [(t, key, None) for t in ts]
@@ -505,8 +537,13 @@ class Array:
             if data is None:
                 flat[t.out_selection] = fill
                 return
+            if isinstance(data, np.ndarray):  # from the cache
+                flat[t.out_selection] = data[t.chunk_selection]
+                return
             try:
                 chunk = inner.decode(data)
+                if cache is not None:
+                    cache.put((key, t.chunk_coords), chunk)
             except Exception as exc:
                 raise ChunkDecodeError(
                     f"array {self.name!r}: inner chunk {t.chunk_coords} of shard {key!r} could not be decoded: {exc}"
@@ -929,6 +966,8 @@ class Array:
                 self._store.delete(key)
         meta = self._meta.with_(shape=shape)
         self._write_metadata(meta)
+        if self._cache is not None:
+            self._cache.clear()
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow along ``axis`` and write ``data`` at the end; returns the new shape."""
