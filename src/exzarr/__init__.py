@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
-from . import errors, metadata, storage
+from . import errors, metadata, storage, telemetry
 from .api import consolidate_metadata, create, create_group, load, open, open_array, open_group, save
 from .array import Array
 from .config import config
 from .convert import copy
 from .group import Group
 from .storage import LocalStore, MemoryStore, Store, ZipStore
+from .telemetry import stats
 
 __version__ = "0.1.0"
 
@@ -39,5 +40,7 @@ __all__ = [
     "open_array",
     "open_group",
     "save",
+    "stats",
     "storage",
+    "telemetry",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import metadata as md
+from . import telemetry
 from .attrs import Attributes
 from .cache import CacheStats, ChunkCache
 from .chunk_grid import normalize_shape
@@ -416,14 +417,18 @@ class Array:
         key_of = self._key
         decode = self._decode
         gate = cpu_gate(conc)
+        traced = telemetry.enabled()
+        if traced:  # decided once per call: untraced reads pay nothing per chunk
+            get = telemetry.timed_get(get, self.name)
+            decode = telemetry.timed("decode", decode, self.name)
         into = self._meta.pipeline.decode_into
         rows = self._meta.pipeline.decode_rows
         rows_limit = int(self._meta.chunks[0] * 0.75) if self._meta.chunks else 0
         interior = tuple(s // c if c else 0 for s, c in zip(self.shape, self._meta.chunks, strict=True))
 
         cache = self._cache
-        if cache is not None:
-            into = rows = None  # whole decoded chunks are what the cache keeps
+        if cache is not None or traced:
+            into = rows = None  # whole decoded chunks are what the cache keeps (and what events measure)
 
         def read_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
@@ -516,8 +521,12 @@ class Array:
             groups.setdefault(tuple(c // n for c, n in zip(t.chunk_coords, cps, strict=True)), []).append(t)
         key_of = self._key
         inner = sh.inner_pipeline
+        inner_decode = inner.decode
         fill = self._meta.effective_fill
         cache = self._cache
+        traced = telemetry.enabled()
+        if traced:
+            inner_decode = telemetry.timed("decode", inner_decode, self.name)
 
         def fetch(shard: tuple[int, ...], ts: list[ChunkTask]) -> list[tuple[ChunkTask, str, Any]]:
             key = key_of(shard)
@@ -525,11 +534,16 @@ class Array:
                 hits = [(t, cache.get((key, t.chunk_coords))) for t in ts]
                 if all(h is not None for _, h in hits):
                     return [(t, key, h) for t, h in hits]
+            timer = telemetry.Timer("chunk_read", self.name, shard, key) if traced else None
+            t0 = timer.__enter__() if timer is not None else None
             index = self._shard_index(key)
             if index is None:
                 return [(t, key, None) for t in ts]
             local = {tuple(c - s * n for c, s, n in zip(t.chunk_coords, shard, cps, strict=True)): t for t in ts}
             found = self._fetch_inner(key, index, list(local))
+            if t0 is not None:
+                t0.nbytes = sum(len(v) for v in found.values())
+                t0.__exit__(None, None, None)
             return [(t, key, found.get(idx)) for idx, t in local.items()]
 
         def decode_one(item: tuple[ChunkTask, str, memoryview | None]) -> None:
@@ -541,7 +555,7 @@ class Array:
                 flat[t.out_selection] = data[t.chunk_selection]
                 return
             try:
-                chunk = inner.decode(data)
+                chunk = inner_decode(data)
                 if cache is not None:
                     cache.put((key, t.chunk_coords), chunk)
             except Exception as exc:
@@ -614,12 +628,25 @@ class Array:
         grid_edge = tuple(s // c if c else 0 for s, c in zip(self.shape, chunk_shape, strict=True))
         key_of = self._key
         gate = cpu_gate(conc)
+        encode_chunk, put_chunk, get = self._encode_chunk, self._put_chunk, self._store.get
+        if telemetry.enabled():
+            encode_chunk = telemetry.timed("encode", encode_chunk, self.name)
+            get = telemetry.timed_get(get, self.name)
+
+            def put_chunk(key: str, encoded: Any, chunk: np.ndarray) -> None:
+                with telemetry.Timer("chunk_write", self.name, None, key) as t:
+                    t.nbytes = (
+                        sum(len(memoryview(p).cast("B")) for p in encoded)
+                        if isinstance(encoded, list)
+                        else (len(memoryview(encoded).cast("B")) if encoded is not None else 0)
+                    )
+                    self._put_chunk(key, encoded, chunk)
 
         def write_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
             piece = val[task.out_selection]
             with self._chunk_lock(key):  # the whole read-modify-write: concurrent writers never lose updates
-                data = None if task.is_complete else self._store.get(key)  # I/O outside the CPU gate
+                data = None if task.is_complete else get(key)  # I/O outside the CPU gate
                 with gate:
                     if task.is_complete:
                         on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
@@ -631,8 +658,8 @@ class Array:
                     else:
                         chunk = self._writable(key, data)
                         chunk[task.chunk_selection] = piece
-                    encoded = self._encode_chunk(chunk)
-                self._put_chunk(key, encoded, chunk)
+                    encoded = encode_chunk(chunk)
+                put_chunk(key, encoded, chunk)
 
         self._run(write_one, tasks, conc)
 

@@ -142,6 +142,7 @@ def _chunk_stream(
     def task(idx: ChunkIndex) -> tuple[np.ndarray, int]:
         return _read_trimmed(array, idx)
 
+    _event("stream_start", array, total=total, kind="chunk_stream")
     done = 0
     for idx, fut in imap_bounded(
         task,
@@ -167,6 +168,14 @@ def _chunk_stream(
                 yield idx, data
         if progress_callback is not None:
             _call(progress_callback, "progress_callback", done, total)
+    _event("stream_stop", array, total=total, done=done, kind="chunk_stream")
+
+
+def _event(name: str, array: Array, **info: Any) -> None:
+    from .. import telemetry
+
+    if telemetry.enabled():
+        telemetry.emit(telemetry.Event(name, array.name, info=info))
 
 
 def parallel_chunk_map(
@@ -214,6 +223,7 @@ def _map(
             raise
 
     done = 0
+    _event("stream_start", array, total=total, kind="parallel_chunk_map")
     try:
         for _idx, fut in imap_bounded(
             task,
@@ -238,6 +248,7 @@ def _map(
     finally:
         if bar is not None:
             bar.close()
+        _event("stream_stop", array, total=total, done=done, kind="parallel_chunk_map")
 
 
 def _progress_bar(total: int, array: Array) -> Any:
@@ -335,6 +346,7 @@ def write_stream(
     conc = resolve_concurrency(parallel, io_bound=array.store.io_bound)
     batch = check_concurrency(batch_size, "batch_size") or max(conc, 1) * 4
     summary = WriteSummary()
+    _event("stream_start", array, kind="write_stream")
     it = iter(items)
     while True:
         chunk_items = list(itertools.islice(it, batch))
@@ -360,6 +372,7 @@ def write_stream(
                 _record_failure(summary, index, exc, on_error)
         if checkpoint is not None:
             _call(checkpoint, "checkpoint", summary)
+    _event("stream_stop", array, kind="write_stream", written=len(summary.written), failed=len(summary.failed))
     return summary
 
 
