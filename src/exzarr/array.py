@@ -624,6 +624,8 @@ class Array:
             val = val.reshape(-1)
             tasks = list(plan_coordinate(sel))
         conc = self._concurrency(max_concurrency)
+        if max_concurrency is None and self._store.write_concurrency:
+            conc = max(conc, self._store.write_concurrency)  # overlap file creation; the CPU gate bounds encoding
         chunk_shape = self._meta.chunks
         grid_edge = tuple(s // c if c else 0 for s, c in zip(self.shape, chunk_shape, strict=True))
         key_of = self._key

@@ -101,6 +101,10 @@ class Store(ABC):
     #: True for stores where each request waits on a network (or simulated) round trip:
     #: the engine then keeps ``config.io_concurrency`` requests in flight instead of one per core.
     io_bound: bool = False
+    #: Writes in flight by default when the store gains from overlapping them beyond the core
+    #: count (a local file system: creating and renaming files is kernel work that overlaps
+    #: across directories). Encoding stays limited to the cores by the engine's CPU gate.
+    write_concurrency: int | None = None
 
     def __init__(self, *, read_only: bool = False) -> None:
         self._read_only = read_only
