@@ -163,7 +163,12 @@ class CodecPipeline:
             return None
         shape = spec.shape
         nbytes = math.prod(shape) * nd.itemsize
-        decoders = [b.decode for b in reversed(self._bb)]
+        from .compressors import zstd_decompress
+
+        decoders = [
+            zstd_decompress if getattr(getattr(b, "codec", None), "codec_id", None) == "zstd" else b.decode
+            for b in reversed(self._bb)
+        ]
 
         def decode(data: Buffer) -> np.ndarray:
             for d in decoders:
