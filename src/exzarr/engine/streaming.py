@@ -78,9 +78,8 @@ def _call(cb: Callable[..., Any], name: str, *args: Any) -> Any:
 
 
 def bounds(array: Array, idx: ChunkIndex) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    start = tuple(i * c for i, c in zip(idx, array.chunks, strict=True))
-    stop = tuple(min(a + c, s) for a, c, s in zip(start, array.chunks, array.shape, strict=True))
-    return start, stop
+    lo, hi = array._chunk_bounds(idx)
+    return tuple(lo), tuple(hi)
 
 
 def _indices(array: Array, include_missing: bool, filt: Callable[[ChunkIndex], bool] | None) -> tuple[Iterable[ChunkIndex], int]:
