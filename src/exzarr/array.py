@@ -264,7 +264,7 @@ class Array(ChunkIO):
             return None
         return self._meta.pipeline.encode(chunk)
 
-    def _put_chunk(self, key: str, encoded: Buffer | None, chunk: np.ndarray) -> None:
+    def _put_chunk(self, key: str, encoded: Buffer | None, chunk: np.ndarray | None) -> None:
         if self._cache is not None:
             if self._shard_codec is not None:
                 self._cache.invalidate_shard(key)
@@ -275,7 +275,7 @@ class Array(ChunkIO):
         elif self._store.supports_deletes:
             self._store.delete(key)
         elif self._store.exists(key):  # cannot delete (zip): overwrite with the fill chunk instead
-            self._store.set(key, self._meta.pipeline.encode(chunk))
+            self._store.set(key, self._meta.pipeline.encode(self._fill_chunk() if chunk is None else chunk))
 
     def _store_chunk(self, key: str, chunk: np.ndarray) -> None:
         self._put_chunk(key, self._encode_chunk(chunk), chunk)

@@ -208,3 +208,43 @@ def test_streaming_iterates_inner_chunks(tmp_path):
     assert np.array_equal(a.read_chunk((4, 4)), x[16:20, 24:30])
     a.write_stream([((2, 2), np.full((4, 6), 5, "i4"))])
     assert (a[8:12, 12:18] == 5).all() and (2, 2) in set(a.stored_chunks())
+
+
+def test_partial_shard_write_reencodes_only_touched_chunks(tmp_path):
+    x = np.random.default_rng(1).standard_normal((64, 64))
+    a = exzarr.create(tmp_path / "p", shape=x.shape, chunks=(4, 4), shards=(64, 64), dtype="f8")
+    a[...] = x
+    sh = a._sharding
+    before = LocalStore(tmp_path / "p").get("c/0/0")
+    old_index = sh.decode_index(sh.index_bytes_of(before))
+    calls = []
+    real = sh.inner_pipeline.encode
+    sh.inner_pipeline.encode = lambda arr: calls.append(arr.shape) or real(arr)
+    a[5, 6] = 99.0  # one element: inner chunk (1, 1)
+    x[5, 6] = 99.0
+    assert calls == [(4, 4)]
+    after = LocalStore(tmp_path / "p").get("c/0/0")
+    new_index = sh.decode_index(sh.index_bytes_of(after))
+    for i in range(16):
+        for j in range(16):
+            if (i, j) == (1, 1):
+                continue
+            o0, n0 = old_index[i, j]
+            o1, n1 = new_index[i, j]
+            assert before[o0 : o0 + n0] == after[o1 : o1 + n1]  # untouched chunks: the same stored bytes
+    assert np.array_equal(exzarr.open(tmp_path / "p")[...], x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import zarr
+
+        assert np.array_equal(np.asarray(zarr.open_array(str(tmp_path / "p"), mode="r")[...]), x)
+    assert_same(ts_read(tmp_path / "p", 3), x)
+
+
+def test_emptied_shard_in_a_zip_store(tmp_path):
+    with exzarr.create(str(tmp_path / "z.zip"), shape=(8, 8), chunks=(4, 4), shards=(8, 8), dtype="i2") as a:
+        a[...] = 3
+        a[0:4, 0:4] = 0  # partial: one inner chunk emptied
+        a[...] = 0  # every chunk empty; a zip cannot delete, so an index-only shard remains
+    r = exzarr.open(str(tmp_path / "z.zip"))
+    assert (r[...] == 0).all() and list(r.stored_chunks()) == []

@@ -181,12 +181,14 @@ class ShardingCodec(ArrayBytesCodec):
             index[idx] = (offset, len(b))
             parts.append(b)
             offset += len(b)
-        if not parts:
-            return []
         idx_bytes = self._index.encode(index.astype(_U64.numpy))
         idx_raw = bytes(memoryview(idx_bytes).cast("B")) if not isinstance(idx_bytes, np.ndarray) else idx_bytes.tobytes()
         # the shard as a list of parts: stores write them without first joining them into one buffer
         return [idx_raw, *parts] if self.index_location == "start" else [*parts, idx_raw]
+
+    def is_empty(self, parts: list[Any]) -> bool:
+        """Whether an encoded shard (as parts) holds no inner chunk: only its index."""
+        return len(parts) == 1
 
     def decode(self, data: Buffer, spec: ChunkSpec) -> np.ndarray:
         self._ready()

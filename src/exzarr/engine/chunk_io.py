@@ -333,6 +333,10 @@ class ChunkIO:
                         else:
                             chunk = self._fill_chunk() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
                             chunk[task.chunk_selection] = piece
+                    elif data is not None and self._sharding is not None:
+                        # part of an existing shard: re-encode only the inner chunks written to
+                        put_chunk(key, self._rewrite_shard(key, data, task.chunk_selection, piece), None)
+                        return
                     else:
                         chunk = self._writable(key, data)
                         chunk[task.chunk_selection] = piece
@@ -340,6 +344,55 @@ class ChunkIO:
                 put_chunk(key, encoded, chunk)
 
         self._run(write_one, tasks, conc)
+
+    def _rewrite_shard(self, key: str, data: Any, csel: tuple[Any, ...], piece: np.ndarray) -> Any:
+        """Write ``piece`` into part of the stored shard ``data``: the inner chunks the selection
+        touches are decoded, updated and re-encoded; every other inner chunk keeps its stored
+        bytes. Returns the new shard's parts, or ``None`` when it ends up empty (delete it)."""
+        import itertools
+
+        sh = self._sharding
+        raw = memoryview(data).cast("B")
+        try:
+            index = sh.decode_index(sh.index_bytes_of(raw))
+        except Exception as exc:
+            raise ChunkDecodeError(f"array {self.name!r}: shard {key!r} has an unreadable index: {exc}") from exc
+        inner, shard_shape, fill = sh.chunk_shape, self._meta.chunks, self._meta.effective_fill
+        per_dim = []
+        for sel, n, c in zip(csel, shard_shape, inner, strict=True):
+            picked = np.arange(n)[sel] if not isinstance(sel, (int, np.integer)) else np.array([sel])
+            per_dim.append(np.unique(np.asarray(picked).ravel() // c).tolist())
+        touched = set(itertools.product(*per_dim))
+        empty = np.uint64(2**64 - 1)
+
+        def stored(idx: tuple[int, ...]) -> memoryview | None:
+            off, n = index[idx]
+            if off == empty and n == empty:
+                return None
+            if int(off) + int(n) > len(raw):
+                raise ChunkDecodeError(f"array {self.name!r}: shard {key!r}: inner chunk {idx} lies outside the shard")
+            return raw[int(off) : int(off) + int(n)]
+
+        def region(idx: tuple[int, ...]) -> tuple[slice, ...]:
+            return tuple(slice(i * c, (i + 1) * c) for i, c in zip(idx, inner, strict=True))
+
+        chunk = np.full(shard_shape, fill, dtype=self.dtype)
+        for idx in touched:
+            b = stored(idx)
+            if b is not None:
+                try:
+                    chunk[region(idx)] = sh.inner_pipeline.decode(b)
+                except Exception as exc:
+                    raise self._decode_failed(key, exc, idx) from exc
+        chunk[csel] = piece
+        keep = {}
+        for idx in itertools.product(*(range(n) for n in sh.cps)):
+            if idx not in touched:
+                b = stored(idx)
+                if b is not None:
+                    keep[idx] = bytes(b)
+        parts = sh.encode_inner({idx: chunk[region(idx)] for idx in touched}, raw=keep)
+        return None if sh.is_empty(parts) else parts
 
     def _chunk_lock(self, key: str) -> Any:
         return chunk_lock(self._store, key, processes=self._process_locks)
