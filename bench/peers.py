@@ -131,14 +131,16 @@ def peers() -> list[Lib]:
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
-    """Best wall time of ``repeat`` runs. Dirty pages are flushed first (untimed), so a
-    library never pays for the writeback of what another library wrote just before."""
+    """Best wall time of ``repeat`` runs. Dirty pages are flushed first and the disk given a
+    moment to finish deferred work (journal commit, discards of freed blocks), all untimed, so a
+    library never pays for what another library wrote just before."""
     import os
     import time
 
     times = []
     for _ in range(repeat):
         os.sync()
+        time.sleep(0.2)
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
