@@ -162,3 +162,51 @@ def test_v3_dtype_table():
         parse_v3_dtype({"name": "fixed_length_utf32", "configuration": {"length_bytes": 7}})
     with pytest.raises(exzarr.errors.MetadataError):
         parse_v3_dtype({"name": "numpy.datetime64", "configuration": {"unit": "parsec", "scale_factor": 1}})
+
+
+def test_struct_data_type_registered_form_roundtrips():
+    """zarr-extensions "struct": fields as {name, data_type} objects and an object fill value."""
+    dt = {"name": "struct", "configuration": {"fields": [
+        {"name": "x", "data_type": "float32"}, {"name": "y", "data_type": "float32"},
+        {"name": "when", "data_type": {"name": "numpy.datetime64", "configuration": {"unit": "ns", "scale_factor": 1}}}]}}  # fmt: skip
+    doc = v3_doc(
+        data_type=dt,
+        fill_value={"x": 0.0, "y": 1.0, "when": 0},
+        shape=[4],
+        chunk_grid={"name": "regular", "configuration": {"chunk_shape": [2]}},
+    )
+    meta = v3.parse_zarr_json(copy.deepcopy(doc))
+    assert meta.dtype.numpy.names == ("x", "y", "when")
+    assert json.loads(json.dumps(v3.zarr_json(meta))) == doc
+    store = exzarr.MemoryStore()
+    exzarr.metadata.write_metadata(store, "", meta)
+    a = exzarr.open(store, mode="r+")
+    first = a[0]
+    assert (first["x"], first["y"], first["when"]) == (0.0, 1.0, np.datetime64(0, "ns"))
+    a[1] = (2.0, 3.0, np.datetime64(5, "ns"))  # a tuple is one record, as in NumPy
+    assert a[1]["y"] == 3.0 and a[0]["y"] == 1.0
+    with pytest.raises(exzarr.errors.MetadataError, match="do not match"):
+        v3.parse_zarr_json(
+            v3_doc(
+                data_type=dt,
+                fill_value={"x": 0.0},
+                shape=[4],
+                chunk_grid={"name": "regular", "configuration": {"chunk_shape": [2]}},
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    "dt,js,bits", [("float16", "0x7d00", 0x7D00), ("float16", "0x0000", 0), ("float32", "0x7fc00001", 0x7FC00001)]
+)
+def test_hex_fill_values_keep_their_bits(dt, js, bits):
+    d = DataType(np.dtype(dt))
+    v = fill_value_from_json(js, d, zarr_format=3)
+    assert int(np.array(v, dtype=dt).view(f"u{d.numpy.itemsize}")) == bits
+    assert fill_value_to_json(v, d, zarr_format=3) in (js, 0.0, "NaN") or js == "0x0000"
+
+
+def test_raw_and_v2_structured_zero_fills():
+    assert fill_value_from_json([0, 0, 0, 0], parse_v3_dtype("r32"), zarr_format=3).tobytes() == b"\0" * 4
+    st = DataType(np.dtype([("x", "<f4"), ("c", "<i4", (3,))]))
+    assert fill_value_from_json(0, st, zarr_format=2).tobytes() == b"\0" * 16

@@ -168,16 +168,25 @@ def parse_v3_dtype(obj: Any, *, field: str = "data_type") -> DataType:
         if name == "fixed_length_utf32":
             return DataType(np.dtype(f"{_NATIVE}U{n // 4}"), None, name)
         return DataType(np.dtype(f"S{n}" if name == "null_terminated_bytes" else f"V{n}"), None, name)
-    if name == "structured":
+    if name in ("structured", "struct"):
+        # zarr-python: "structured" with [[name, type], ...]; zarr-extensions: "struct" with
+        # [{"name": ..., "data_type": ...}, ...]. Both are read; the form read is the form written.
         fields = config.get("fields")
-        if not isinstance(fields, list):
-            raise MetadataError(f"{field}: structured data type needs a 'fields' list")
+        if not isinstance(fields, list) or not fields:
+            raise MetadataError(f"{field}: {name} data type needs a non-empty 'fields' list")
         out = []
         for f in fields:
-            if not isinstance(f, list) or len(f) != 2 or not isinstance(f[0], str):
-                raise MetadataError(f"{field}: malformed structured field {f!r}")
-            out.append((f[0], parse_v3_dtype(f[1], field=field).numpy))
-        return DataType(np.dtype(out), None, name)
+            if isinstance(f, dict) and isinstance(f.get("name"), str) and "data_type" in f:
+                fname, ftype = f["name"], f["data_type"]
+            elif isinstance(f, list) and len(f) == 2 and isinstance(f[0], str):
+                fname, ftype = f
+            else:
+                raise MetadataError(f"{field}: malformed {name} field {f!r}")
+            out.append((fname, v3_native(parse_v3_dtype(ftype, field=field)).numpy))
+        try:
+            return DataType(np.dtype(out), None, name)
+        except (TypeError, ValueError) as exc:
+            raise MetadataError(f"{field}: invalid {name} fields ({exc})") from None
     if isinstance(name, str) and len(name) > 1 and name[0] == "r" and name[1:].isdigit():
         bits = int(name[1:])
         if bits % 8 or bits == 0:
@@ -194,13 +203,16 @@ def v3_dtype_json(dt: DataType) -> Any:
             return dt.v3_name or "variable_length_bytes"
         return "string"
     if nd.fields is not None:
-        fields = []
+        fields: list[Any] = []
         for fname in nd.names:
             sub = nd.fields[fname][0]
             if sub.subdtype is not None:
                 raise UnsupportedDtypeError(f"dtype {nd}: sub-array fields have no v3 representation")
-            fields.append([fname, v3_dtype_json(DataType(sub))])
-        return {"name": "structured", "configuration": {"fields": fields}}
+            if dt.v3_name == "struct":
+                fields.append({"name": fname, "data_type": v3_dtype_json(DataType(sub))})
+            else:
+                fields.append([fname, v3_dtype_json(DataType(sub))])
+        return {"name": dt.v3_name or "structured", "configuration": {"fields": fields}}
     if nd.kind in "Mm":
         unit, scale = np.datetime_data(nd)
         name = "numpy.datetime64" if nd.kind == "M" else "numpy.timedelta64"
@@ -341,6 +353,9 @@ def fill_value_to_json(value: Any, dt: DataType, *, zarr_format: int) -> Any:
         return int(np.array(value, dtype=nd).view("i8"))
     if kind == "U":
         return str(value)
+    if nd.fields is not None and v3 and dt.v3_name == "struct":
+        rec = np.array(value, dtype=nd)
+        return {name: fill_value_to_json(rec[name][()], DataType(nd.fields[name][0]), zarr_format=3) for name in nd.names}
     # S, V and structured: base64 of the full-width bytes (padded, so tensorstore accepts it)
     raw = np.array(value, dtype=nd).tobytes()
     if kind == "S":
@@ -405,12 +420,22 @@ def fill_value_from_json(obj: Any, dt: DataType, *, zarr_format: int, field: str
                 raise MetadataError(f"{field}: unicode fill value must be a string, got {obj!r}")
             return nd.type(obj)
         # S, V, structured
+        if isinstance(obj, dict) and nd.fields is not None:  # "struct": one fill value per field
+            missing = set(nd.names) - set(obj)
+            if missing or set(obj) - set(nd.names):
+                raise MetadataError(f"{field}: struct fill value fields {sorted(obj)} do not match {list(nd.names)}")
+            rec = np.zeros((), dtype=nd)
+            for name in nd.names:
+                rec[name] = fill_value_from_json(
+                    obj[name], DataType(nd.fields[name][0]), zarr_format=zarr_format, field=f"{field}.{name}"
+                )
+            return rec[()]
         if isinstance(obj, str):
             raw = base64.standard_b64decode(obj)
         elif isinstance(obj, list) and all(isinstance(b, int) for b in obj):
             raw = bytes(obj)
-        elif kind == "S" and isinstance(obj, (int, float)) and obj == 0:
-            raw = b""
+        elif isinstance(obj, (int, float)) and not isinstance(obj, bool) and obj == 0:
+            raw = b""  # writers use a numeric 0 for "all zero bytes" (S, V and structured types)
         else:
             raise MetadataError(f"{field}: expected base64 bytes for dtype {nd}, got {obj!r}")
         if len(raw) > nd.itemsize:

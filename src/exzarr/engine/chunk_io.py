@@ -273,6 +273,11 @@ class ChunkIO:
             value = value[...]  # type: ignore[index]
         if isinstance(value, np.ndarray) and value.dtype == nd:
             arr = value
+        elif nd.fields is not None and not isinstance(value, np.ndarray):
+            try:  # as NumPy does: a tuple is one record, a list of tuples is records
+                arr = np.array(value, dtype=nd)
+            except (ValueError, TypeError) as exc:
+                raise CastError(f"array {self.name!r}: cannot cast {type(value).__name__} value to dtype {nd}: {exc}") from None
         else:
             try:
                 arr = np.empty(np.shape(value), dtype=nd)
