@@ -159,3 +159,41 @@ def test_get_slice_matches_numpy(sc, data):
     a.set_slice(exp + 1, start=start, stop=stop)
     ref[tuple(slice(b, e) for b, e in zip(start, stop, strict=True))] += 1
     assert np.array_equal(a[...], ref)
+
+
+@st.composite
+def sharded_layout(draw):
+    """A shape, inner chunks and shards that are whole multiples of them."""
+    ndim = draw(st.integers(1, 3))
+    chunks = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
+    shards = tuple(c * draw(st.integers(1, 3)) for c in chunks)
+    shape = tuple(draw(st.integers(0, 13)) for _ in range(ndim))
+    return shape, chunks, shards
+
+
+@SETTINGS
+@given(layout=sharded_layout(), data=st.data())
+def test_sharded_get_set_resize(layout, data):
+    shape, chunks, shards = layout
+    a = exzarr.create(exzarr.MemoryStore(), shape=shape, chunks=chunks, shards=shards, dtype="int32", fill_value=-1)
+    ref = np.full(shape, -1, dtype="int32")
+    if data.draw(st.booleans()):
+        a[...] = ref = np.arange(ref.size, dtype="int32").reshape(shape)
+    for _ in range(data.draw(st.integers(1, 3))):
+        sel = data.draw(basic_index(shape))
+        target = ref[sel]
+        value = np.arange(np.size(target), dtype="int32").reshape(np.shape(target)) + 1000
+        a[sel] = value  # partial shard writes re-encode only touched inner chunks
+        ref[sel] = value
+        assert np.array_equal(a[...], ref)
+        rsel = data.draw(basic_index(shape))
+        assert np.array_equal(a[rsel], ref[rsel])
+        osel = data.draw(orthogonal_index(shape))
+        assert np.array_equal(a.oindex[osel], ref[numpy_ix(osel, shape)])
+    new = tuple(data.draw(st.integers(0, 13)) for _ in shape)
+    a.resize(new)
+    grown = np.full(new, -1, dtype="int32")
+    overlap = tuple(slice(0, min(o, n)) for o, n in zip(shape, new, strict=True))
+    grown[overlap] = ref[overlap]
+    assert np.array_equal(a[...], grown)
+    assert np.array_equal(exzarr.open(a.store)[...], grown)
