@@ -376,6 +376,3 @@ def load(path: Any, *, storage: str | None = None, storage_options: dict[str, An
 
     walk(node, "")
     return out
-
-
-_ = MetadataError

@@ -22,7 +22,6 @@ from .engine.chunk_io import ChunkIO
 from .errors import (
     BoundsError,
     ChecksumError,
-    ExzarrError,
     ReadOnlyError,
     SelectionError,
     ShapeMismatchError,
@@ -725,6 +724,3 @@ class _Indexer:
 
     def __setitem__(self, selection: Any, value: Any) -> None:
         self._set(selection, value)
-
-
-_ = ExzarrError

@@ -204,8 +204,6 @@ def _norm(cfg: dict[str, Any]) -> str:
 
 
 def _plan_array(src: Array, store: Store, path: str, opts: dict[str, Any], jobs: list) -> Array:
-    from .api import create
-
     target = _target_metadata(src, opts)
     existing = md.read_metadata(store, path)
     if existing is not None:
@@ -231,7 +229,6 @@ def _plan_array(src: Array, store: Store, path: str, opts: dict[str, Any], jobs:
         regions.update(itertools.product(*ranges))
     for region in sorted(regions):
         jobs.append(_recode_job(src, dst, region))
-    _ = create
     return dst
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from . import metadata as md
 from .array import Array
 from .attrs import Attributes
-from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, NodeNotFoundError, ReadOnlyError
+from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, ReadOnlyError
 from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
 from .storage.base import Store
@@ -310,6 +310,3 @@ class Group:
 
     def group_keys(self) -> list[str]:
         return [n for n, _ in self.groups()]
-
-
-_ = NodeNotFoundError

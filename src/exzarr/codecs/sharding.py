@@ -13,7 +13,6 @@ for partial I/O: :meth:`index_nbytes`, :meth:`decode_index`, :meth:`inner_pipeli
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any
 
 import numpy as np
@@ -252,6 +251,3 @@ def shard_ranges(
         else:
             merged.append((off, off + n, [(idx, off, n)]))
     return merged
-
-
-_ = math

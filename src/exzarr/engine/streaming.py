@@ -8,7 +8,6 @@ Chunks yielded to users are trimmed to the array bounds.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -396,6 +395,3 @@ def _record_failure(summary: WriteSummary, index: ChunkIndex, exc: BaseException
         raise exc
     if callable(on_error):
         _call(on_error, "on_error", index, exc)
-
-
-_ = math

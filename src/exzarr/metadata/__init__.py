@@ -16,7 +16,7 @@ import numpy as np
 from ..chunk_grid import ChunkKeyEncoding, normalize_chunks, normalize_shape
 from ..codecs import BytesCodec, VlenBytesCodec, VlenUtf8Codec, codec_from_json, compressor_v2, compressor_v3, filter_v2
 from ..codecs.transpose import TransposeCodec
-from ..dtypes import DataType, as_data_type, default_fill_value, normalize_fill_value, v3_native
+from ..dtypes import as_data_type, default_fill_value, normalize_fill_value, v3_native
 from ..errors import MetadataError
 from . import v2, v3
 from .model import ArrayMetadata, GroupMetadata
@@ -239,6 +239,3 @@ def build_group_metadata(zarr_format: int = 3, attributes: dict[str, Any] | None
     if zarr_format not in (2, 3):
         raise MetadataError(f"zarr_format: must be 2 or 3, got {zarr_format!r}")
     return GroupMetadata(zarr_format, dict(attributes or {}))
-
-
-_ = DataType  # re-exported type used in signatures
