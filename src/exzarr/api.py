@@ -138,14 +138,9 @@ def create(
                     cache_bytes=cache_bytes,
                 )
             raise NodeExistsError(f"a group exists at {'/' + npath!r} in {store!r}")
-        store.delete_prefix(npath) if npath else _clear_root(store)
+        store.delete_prefix(npath)  # at the root: every key
     md.write_metadata(store, npath, meta)
     return Array(store, npath, meta, write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
-
-
-def _clear_root(store: Store) -> None:
-    for key in list(store.list()):
-        store.delete(key)
 
 
 def _open_existing(
@@ -312,7 +307,7 @@ def create_group(
             raise NodeExistsError(f"a node already exists at {'/' + npath!r} in {store!r} (use mode='w' to overwrite)")
         if mode == "a" and existing.zarr_format == zarr_format and not isinstance(existing, ArrayMetadata):
             return Group(store, npath, existing)
-        store.delete_prefix(npath) if npath else _clear_root(store)
+        store.delete_prefix(npath)
     md.write_metadata(store, npath, meta)
     return Group(store, npath, meta)
 

@@ -211,7 +211,7 @@ def _plan_array(src: Array, store: Store, path: str, opts: dict[str, Any], jobs:
             from .errors import NodeExistsError
 
             raise NodeExistsError(f"a node already exists at {'/' + path!r} in {store!r} (use mode='w')")
-        store.delete_prefix(path) if path else [store.delete(k) for k in list(store.list())]
+        store.delete_prefix(path)
     md.write_metadata(store, path, target)
     dst = Array(store, path, target)
     sig_src, sig_dst = _signature(src.metadata), _signature(target)

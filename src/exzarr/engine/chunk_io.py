@@ -103,7 +103,7 @@ class ChunkIO:
         into = self._meta.pipeline.decode_into
         rows = self._meta.pipeline.decode_rows
         rows_limit = int(self._meta.chunks[0] * 0.75) if self._meta.chunks else 0
-        interior = tuple(s // c if c else 0 for s, c in zip(self.shape, self._meta.chunks, strict=True))
+        interior = self._meta.interior_grid
 
         cache = self._cache
         if cache is not None or traced:
@@ -308,7 +308,7 @@ class ChunkIO:
         if max_concurrency is None and self._store.write_concurrency:
             conc = max(conc, self._store.write_concurrency)  # overlap file creation; the CPU gate bounds encoding
         chunk_shape = self._meta.chunks
-        grid_edge = tuple(s // c if c else 0 for s, c in zip(self.shape, chunk_shape, strict=True))
+        grid_edge = self._meta.interior_grid
         key_of = self._key
         gate = cpu_gate(conc)
         encode_chunk, put_chunk, get = self._encode_chunk, self._put_chunk, self._store.get

@@ -94,8 +94,13 @@ def _indices(array: Array, include_missing: bool, filt: Callable[[ChunkIndex], b
     return chosen, len(chosen)
 
 
-def _read_trimmed(array: Array, idx: ChunkIndex) -> tuple[np.ndarray, int]:
-    return array._inner_chunk(idx)
+def _stream(array: Array, task: Callable[[ChunkIndex], Any], indices: Iterable[ChunkIndex], concurrency: int,
+            ordered: bool, timeout: float | None) -> Iterator[tuple[ChunkIndex, Any]]:  # fmt: skip
+    """Run ``task`` per chunk index with bounded read-ahead; timeouts name the chunk."""
+    return imap_bounded(
+        task, indices, concurrency=concurrency, ordered=ordered, timeout=timeout,
+        on_timeout=lambda i: _timeout_error(array, i, timeout),
+    )  # fmt: skip
 
 
 def _timeout_error(array: Array, idx: ChunkIndex, timeout: float | None) -> TimeoutError:
@@ -137,19 +142,9 @@ def _chunk_stream(
     timeout: float | None,
     with_info: bool,
 ) -> Iterator[Any]:
-    def task(idx: ChunkIndex) -> tuple[np.ndarray, int]:
-        return _read_trimmed(array, idx)
-
     _event("stream_start", array, total=total, kind="chunk_stream")
     done = 0
-    for idx, fut in imap_bounded(
-        task,
-        indices,
-        concurrency=parallel,
-        ordered=ordered,
-        timeout=timeout,
-        on_timeout=lambda i: _timeout_error(array, i, timeout),
-    ):
+    for idx, fut in _stream(array, array._inner_chunk, indices, parallel, ordered, timeout):
         exc = fut.exception()
         done += 1
         if exc is not None:
@@ -213,7 +208,7 @@ def _map(
     bar: Any,
 ) -> Iterator[Any]:
     def task(idx: ChunkIndex) -> Any:
-        data, _ = _read_trimmed(array, idx)
+        data, _ = array._inner_chunk(idx)
         try:
             return fn((idx, data))
         except Exception as exc:
@@ -223,14 +218,7 @@ def _map(
     done = 0
     _event("stream_start", array, total=total, kind="parallel_chunk_map")
     try:
-        for _idx, fut in imap_bounded(
-            task,
-            indices,
-            concurrency=conc,
-            ordered=ordered,
-            timeout=timeout,
-            on_timeout=lambda i: _timeout_error(array, i, timeout),
-        ):
+        for _idx, fut in _stream(array, task, indices, conc, ordered, timeout):
             exc = fut.exception()
             done += 1
             if bar is not None:
