@@ -7,18 +7,12 @@ ZstdCodec({'level': 1, 'checksum': False})
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-from typing import Any
-
-import numcodecs
-from numcodecs.abc import Codec as NCodec
-
-from ..errors import MetadataError, UnknownCodecError
 from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec
 from .bytes import BytesCodec, V2ArrayBytesCodec, VlenBytesCodec, VlenUtf8Codec
 from .compressors import BloscCodec, Crc32cCodec, GzipCodec, ZstdCodec
-from .numcodecs_compat import PREFIX, numcodec_from_config, wrap_numcodec
 from .pipeline import CodecPipeline
+from .registry import codec_from_json, compressor_v2, compressor_v3, filter_v2, register_codec
+from .sharding import ShardingCodec
 from .transpose import TransposeCodec
 
 __all__ = [
@@ -32,6 +26,7 @@ __all__ = [
     "CodecPipeline",
     "Crc32cCodec",
     "GzipCodec",
+    "ShardingCodec",
     "TransposeCodec",
     "V2ArrayBytesCodec",
     "VlenBytesCodec",
@@ -43,157 +38,3 @@ __all__ = [
     "filter_v2",
     "register_codec",
 ]
-
-_REGISTRY: dict[str, Any] = {
-    "bytes": BytesCodec.from_config,
-    "transpose": TransposeCodec.from_config,
-    "gzip": GzipCodec.from_config,
-    "zstd": ZstdCodec.from_config,
-    "blosc": BloscCodec.from_config,
-    "crc32c": Crc32cCodec.from_config,
-    "vlen-utf8": lambda cfg: VlenUtf8Codec(),
-    "vlen-bytes": lambda cfg: VlenBytesCodec(),
-    "sharding_indexed": lambda cfg: _sharding().from_config(cfg),
-}
-
-
-def _sharding() -> Any:
-    from .sharding import ShardingCodec
-
-    return ShardingCodec
-
-
-_entry_points_loaded = False
-
-
-def register_codec(name: str, factory: Any) -> None:
-    """Register a v3 codec: ``factory(configuration_dict) -> Codec``.
-
-    Packages can also register through the ``exzarr.codecs`` entry-point group.
-    """
-    _REGISTRY[name] = factory
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group="exzarr.codecs"):
-        _REGISTRY.setdefault(ep.name, ep.load())
-
-
-def codec_from_json(obj: Any, *, field: str = "codecs") -> Codec | None:
-    """Build a codec from its v3 JSON form; ``None`` for an unknown ``must_understand: false`` codec."""
-    if isinstance(obj, Codec):
-        return obj
-    if isinstance(obj, NCodec):
-        return wrap_numcodec(obj)
-    if isinstance(obj, str):
-        name, cfg, must = obj, {}, True
-    elif isinstance(obj, dict) and isinstance(obj.get("name"), str):
-        extra = set(obj) - {"name", "configuration", "must_understand"}
-        if extra:
-            raise MetadataError(f"{field}: unexpected keys {sorted(extra)} in codec {obj!r}")
-        name, cfg, must = obj["name"], obj.get("configuration") or {}, obj.get("must_understand", True)
-        if not isinstance(cfg, dict):
-            raise MetadataError(f"{field}: configuration of codec {name!r} must be an object")
-    else:
-        raise MetadataError(f"{field}: codec must be a name or {{name, configuration}} object, got {obj!r}")
-    factory = _REGISTRY.get(name)
-    if factory is None and not _entry_points_loaded:
-        _load_entry_points()
-        factory = _REGISTRY.get(name)
-    if factory is not None:
-        try:
-            return factory(cfg)
-        except MetadataError as exc:
-            raise type(exc)(f"{field}: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise MetadataError(f"{field}: invalid configuration for codec {name!r}: {exc}") from None
-    if name.startswith(PREFIX):
-        return wrap_numcodec(numcodec_from_config({"id": name[len(PREFIX) :], **cfg}, field=field))
-    if must is False:
-        return None
-    raise UnknownCodecError(f"{field}: unknown codec {name!r}")
-
-
-def _user_codec_config(spec: Any, what: str) -> dict[str, Any] | NCodec | Codec:
-    """Normalise ``"zstd"``, ``{"id": "zstd", ...}``, ``("zstd", {...})`` or an object."""
-    if isinstance(spec, (NCodec, Codec)):
-        return spec
-    if isinstance(spec, str):
-        return {"id": spec}
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], dict):
-        return {"id": spec[0], **spec[1]}
-    if isinstance(spec, dict):
-        if "id" in spec:
-            return dict(spec)
-        if "name" in spec:
-            return spec  # a v3 JSON form
-    raise UnknownCodecError(f"{what}: expected a name, a numcodecs config dict, a (name, options) tuple or a codec, got {spec!r}")
-
-
-_V3_NATIVE = {"zstd", "gzip", "blosc", "crc32c"}
-
-
-def compressor_v2(spec: Any, *, what: str = "compressor") -> NCodec | None:
-    """A user compressor spec as the numcodecs codec a v2 ``.zarray`` stores."""
-    if spec is None:
-        return None
-    cfg = _user_codec_config(spec, what)
-    if isinstance(cfg, NCodec):
-        return cfg
-    if isinstance(cfg, Codec):
-        js = cfg.to_json()
-        name = js["name"].removeprefix(PREFIX)
-        conf = dict(js.get("configuration") or {})
-        if name == "blosc":
-            conf["shuffle"] = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[conf.get("shuffle", "noshuffle")]
-            conf.pop("typesize", None)
-        return numcodec_from_config({"id": name, **conf}, field=what)
-    if "name" in cfg and "id" not in cfg:
-        raise UnknownCodecError(f"{what}: v2 arrays take numcodecs configs ({{'id': ...}}), got {cfg!r}")
-    return numcodec_from_config(cfg, field=what)
-
-
-def filter_v2(spec: Any, *, what: str = "filters") -> NCodec:
-    codec = compressor_v2(spec, what=what)
-    assert codec is not None
-    return codec
-
-
-def compressor_v3(spec: Any, *, what: str = "compressor") -> Codec | None:
-    """A user compressor/filter spec as a v3 codec (native name where the spec has one)."""
-    if spec is None:
-        return None
-    cfg = _user_codec_config(spec, what)
-    if isinstance(cfg, Codec):
-        return cfg
-    if isinstance(cfg, NCodec):
-        cfg = cfg.get_config()
-    if "name" in cfg and "id" not in cfg:
-        return codec_from_json(cfg, field=what)
-    cid = cfg["id"]
-    opts = {k: v for k, v in cfg.items() if k != "id"}
-    if cid in _V3_NATIVE:
-        if cid == "blosc":
-            sh = opts.get("shuffle", 1)
-            if isinstance(sh, int):
-                if sh == -1:
-                    sh = 1
-                opts["shuffle"] = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}.get(sh, sh)
-            opts.setdefault("cname", "lz4")
-            opts.setdefault("shuffle", "shuffle")
-        if cid == "gzip":
-            opts.setdefault("level", 1)
-        try:
-            return codec_from_json({"name": cid, "configuration": opts}, field=what)
-        except MetadataError:
-            raise
-    numcodecs_obj = numcodec_from_config(cfg, field=what)
-    return wrap_numcodec(numcodecs_obj)
-
-
-# make sure numcodecs' registry is populated (blosc, zstd, lz4, ...)
-_ = numcodecs.registry.codec_registry

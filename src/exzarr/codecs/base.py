@@ -9,12 +9,15 @@ chunk, and bytes->bytes codecs (compressors, checksums) transform the bytes.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..dtypes import DataType
+from ..errors import MetadataError
 
 Buffer = bytes | bytearray | memoryview | np.ndarray
 
@@ -92,3 +95,43 @@ class BytesBytesCodec(Codec):
 
     def decode(self, data: Buffer) -> Buffer:
         raise NotImplementedError
+
+
+def check_options(codec: str, cfg: dict[str, Any], known: Iterable[str]) -> None:
+    """Refuse configuration keys a codec does not define, naming them (a misspelled option
+    would otherwise be dropped and its default used without a word)."""
+    known = sorted(known)
+    unknown = [k for k in cfg if k not in known]
+    if not unknown:
+        return
+    bad = unknown[0]
+    close = difflib.get_close_matches(str(bad), known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise MetadataError(f"codec {codec!r}: unknown option {bad!r} (options: {', '.join(known) or 'none'}){hint}")
+
+
+def is_fill(arr: np.ndarray, fill: Any) -> bool:
+    """Bit-exact "every element equals ``fill``" (NaN equals NaN, -0.0 differs from 0.0).
+
+    Looks at the first and last elements before scanning (most chunks differ there), and
+    never copies a non-contiguous view just to decide.
+
+    >>> is_fill(np.zeros(4), 0.0), is_fill(np.array([0.0, -0.0]), 0.0)
+    (True, False)
+    """
+    if arr.dtype.kind == "O":
+        return all(x == fill for x in arr.reshape(-1))
+    if not arr.size:
+        return True
+    one = np.array(fill, dtype=arr.dtype).tobytes()
+    if arr.flags.c_contiguous:  # byte view: the first/last-element test costs well under a microsecond
+        raw = arr.reshape(-1).view(np.uint8)
+        n = len(one)
+        if raw[:n].tobytes() != one or raw[-n:].tobytes() != one:
+            return False
+        return bool(np.all(raw.reshape(-1, n) == np.frombuffer(one, dtype=np.uint8)))
+    ends = (0,) * arr.ndim, (-1,) * arr.ndim
+    if any(np.array(arr[e], dtype=arr.dtype).tobytes() != one for e in ends):
+        return False
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    return bool(np.all(flat.view(np.uint8).reshape(flat.size, -1) == np.frombuffer(one, dtype=np.uint8)))

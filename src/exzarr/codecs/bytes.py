@@ -10,7 +10,7 @@ from numcodecs import VLenBytes, VLenUTF8
 from numcodecs.compat import ensure_contiguous_ndarray
 
 from ..errors import MetadataError
-from .base import ArrayBytesCodec, Buffer, ChunkSpec
+from .base import ArrayBytesCodec, Buffer, ChunkSpec, check_options
 
 _SYS = "little" if sys.byteorder == "little" else "big"
 
@@ -47,6 +47,7 @@ class BytesCodec(ArrayBytesCodec):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> BytesCodec:
+        check_options("bytes", cfg, ("endian",))
         return cls(cfg.get("endian"))
 
     def configuration(self) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import numcodecs
 import numpy as np
 
 from ..errors import ChecksumError, MetadataError
-from .base import Buffer, BytesBytesCodec, ChunkSpec
+from .base import Buffer, BytesBytesCodec, ChunkSpec, check_options
 
 try:
     import zstandard
@@ -49,6 +49,7 @@ class GzipCodec(BytesBytesCodec):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> GzipCodec:
+        check_options("gzip", cfg, ("level",))
         return cls(_int(cfg, "level", "gzip", 0, 9, 5))
 
     def configuration(self) -> dict[str, Any]:
@@ -109,6 +110,7 @@ class ZstdCodec(BytesBytesCodec):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ZstdCodec:
+        check_options("zstd", cfg, ("level", "checksum"))
         return cls(_int(cfg, "level", "zstd", -131072, 22, 0), cfg.get("checksum", False))
 
     def configuration(self) -> dict[str, Any]:
@@ -151,6 +153,7 @@ class BloscCodec(BytesBytesCodec):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> BloscCodec:
+        check_options("blosc", cfg, ("cname", "clevel", "shuffle", "typesize", "blocksize"))
         return cls(
             cfg.get("cname", "zstd"),
             cfg.get("clevel", 5),
@@ -186,6 +189,7 @@ class Crc32cCodec(BytesBytesCodec):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> Crc32cCodec:
+        check_options("crc32c", cfg, ())
         return cls()
 
     def configuration(self) -> dict[str, Any] | None:

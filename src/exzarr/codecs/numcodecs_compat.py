@@ -8,6 +8,7 @@ zarr-python's exactly.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -17,8 +18,8 @@ from numcodecs.abc import Codec as NCodec
 from numcodecs.compat import ensure_ndarray
 
 from ..dtypes import DataType
-from ..errors import UnknownCodecError
-from .base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, ChunkSpec, Codec
+from ..errors import MetadataError, UnknownCodecError
+from .base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, ChunkSpec, Codec, check_options
 
 ARRAY_ARRAY_IDS = frozenset({"delta", "fixedscaleoffset", "quantize", "bitround", "astype", "packbits", "categorize"})
 ARRAY_BYTES_IDS = frozenset({"pcodec", "zfpy"})
@@ -26,15 +27,24 @@ PREFIX = "numcodecs."
 
 
 def numcodec_from_config(cfg: dict[str, Any], *, field: str = "codec") -> NCodec:
-    """Instantiate a numcodecs codec from its JSON config, with a clear error when unknown."""
+    """Instantiate a numcodecs codec from its JSON config, with a clear error when the codec is
+    unknown or an option is not one the codec takes (numcodecs would raise a bare ``TypeError``)."""
     if not isinstance(cfg, dict) or not isinstance(cfg.get("id"), str):
         raise UnknownCodecError(f"{field}: codec config must be an object with an 'id', got {cfg!r}")
+    cls = numcodecs.registry.codec_registry.get(cfg["id"])
+    if cls is not None:
+        params = inspect.signature(cls.__init__).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            try:
+                check_options(cfg["id"], {k: v for k, v in cfg.items() if k != "id"}, [p for p in params if p != "self"])
+            except MetadataError as exc:
+                raise MetadataError(f"{field}: {exc}") from None
     try:
         return numcodecs.get_codec(dict(cfg))
     except ValueError as exc:
         raise UnknownCodecError(f"{field}: unknown numcodecs codec {cfg.get('id')!r} ({exc})") from None
     except TypeError as exc:
-        raise UnknownCodecError(f"{field}: invalid configuration for codec {cfg.get('id')!r}: {exc}") from None
+        raise MetadataError(f"{field}: invalid configuration for codec {cfg.get('id')!r}: {exc}") from None
 
 
 class _Numcodecs(Codec):

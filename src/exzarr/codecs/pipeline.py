@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -180,9 +181,21 @@ class CodecPipeline:
 
         return decode
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the fast paths are closures (and thread-local contexts): rebuild them from the chain
+        return (CodecPipeline, (self.codecs, self.spec))
+
+    @property
+    def array_array_codecs(self) -> tuple[ArrayArrayCodec, ...]:
+        return tuple(c for c, _ in self._aa)
+
     @property
     def array_bytes_codec(self) -> ArrayBytesCodec:
         return self._ab[0]
+
+    @property
+    def bytes_bytes_codecs(self) -> tuple[BytesBytesCodec, ...]:
+        return tuple(self._bb)
 
     def encode(self, chunk: np.ndarray) -> Buffer:
         if self._fast_enc is not None:

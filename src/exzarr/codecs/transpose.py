@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MetadataError
-from .base import ArrayArrayCodec, ChunkSpec
+from .base import ArrayArrayCodec, ChunkSpec, check_options
 
 
 class TransposeCodec(ArrayArrayCodec):
@@ -28,6 +28,7 @@ class TransposeCodec(ArrayArrayCodec):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TransposeCodec:
+        check_options("transpose", cfg, ("order",))
         if "order" not in cfg:
             raise MetadataError("codec 'transpose': missing 'order'")
         return cls(cfg["order"])
