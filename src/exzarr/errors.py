@@ -26,13 +26,15 @@ Each message names the array path, chunk key or JSON field at fault. A missing
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BoundsError",
     "CallbackError",
-    "ConsolidatedMetadataWarning",
     "CastError",
     "ChecksumError",
     "ChunkDecodeError",
+    "ConsolidatedMetadataWarning",
     "ExzarrError",
     "MetadataError",
     "NodeExistsError",
@@ -79,7 +81,14 @@ class UnsupportedDtypeError(MetadataError):
 
 
 class ChunkDecodeError(ExzarrError, ValueError):
-    """A stored chunk could not be decoded; the message names its key."""
+    """A stored chunk could not be decoded; the message names its key.
+
+    ``array``, ``key`` and ``inner`` (an inner chunk index inside shard ``key``) tell which
+    stored object failed when the error comes from an array read."""
+
+    def __init__(self, message: str, *, array: str | None = None, key: str | None = None, inner: Any = None) -> None:
+        super().__init__(message)
+        self.array, self.key, self.inner = array, key, inner
 
 
 class ChecksumError(ChunkDecodeError):
@@ -108,3 +117,56 @@ class CallbackError(ExzarrError, RuntimeError):
 
 class ConsolidatedMetadataWarning(UserWarning):
     """Consolidated metadata disagrees with a node's own metadata (it is stale)."""
+
+
+# ----------------------------------------------------------------------------- decode boundary
+
+
+def decode_error(exc: BaseException, array: str, key: str, *, inner: Any = None, part: str = "chunk") -> ChunkDecodeError:
+    """The one translation of a failure while decoding stored bytes into an exzarr error.
+
+    A :class:`ChecksumError` stays a :class:`ChecksumError`; anything else a codec raises
+    (numcodecs, zstandard, NumPy, a length check) becomes :class:`ChunkDecodeError`. The message
+    names the array and the stored object (``part`` is ``"chunk"``, ``"inner"`` or ``"index"``);
+    an error already located by an inner boundary is returned as it is.
+    """
+    if isinstance(exc, ChunkDecodeError) and exc.key is not None:
+        return exc
+    if part == "index":
+        where = f"the index of shard {key!r}"
+    elif inner is not None:
+        where = f"inner chunk {tuple(inner)} of shard {key!r}"
+    else:
+        where = f"chunk {key!r}"
+    if isinstance(exc, ChecksumError):
+        return ChecksumError(f"array {array!r}: {where} failed its checksum ({exc})", array=array, key=key, inner=inner)
+    return ChunkDecodeError(f"array {array!r}: {where} could not be decoded: {exc}", array=array, key=key, inner=inner)
+
+
+class decoding:
+    """``with decoding(array, key): ...``: the error boundary around decoding one stored object.
+
+    Exceptions raised inside become :func:`decode_error` results, chained to the original
+    (``raise ... from exc``); nothing is caught that is not an :class:`Exception`.
+
+    >>> with decoding("/a", "c/0"):  # doctest: +IGNORE_EXCEPTION_DETAIL
+    ...     raise ValueError("bad frame")
+    Traceback (most recent call last):
+    exzarr.errors.ChunkDecodeError: array '/a': chunk 'c/0' could not be decoded: bad frame
+    """
+
+    __slots__ = ("array", "inner", "key", "part")
+
+    def __init__(self, array: str, key: str, *, inner: Any = None, part: str = "chunk") -> None:
+        self.array, self.key, self.inner, self.part = array, key, inner, part
+
+    def __enter__(self) -> decoding:
+        return self
+
+    def __exit__(self, tp: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        err = decode_error(exc, self.array, self.key, inner=self.inner, part=self.part)
+        if err is exc:
+            return False
+        raise err from exc
