@@ -257,3 +257,59 @@ def test_v3_filters_are_placed_by_kind():
     assert [c.name for c in a.codecs] == ["numcodecs.delta", "bytes", "numcodecs.shuffle", "zstd"]
     a[...] = np.arange(8)
     assert a[...].tolist() == list(range(8))
+
+
+INNER_CRC = [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}]
+
+
+def _flip_inner_chunk_byte(path, sh, local):
+    raw = bytearray(path.read_bytes())
+    index = sh.decode_index(sh.index_bytes_of(bytes(raw)))
+    off, n = (int(v) for v in index[local])
+    raw[off + 1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["sharded", "transposed-sharded-whole"],
+)
+def test_inner_chunk_checksum_failure_is_a_checksum_error_on_every_path(tmp_path, layout):
+    sharding = {"name": "sharding_indexed", "configuration": {"chunk_shape": [2, 2], "codecs": INNER_CRC}}
+    codecs = [sharding] if layout == "sharded" else [{"name": "transpose", "configuration": {"order": [1, 0]}}, sharding]
+    a = exzarr.create(tmp_path / "s", shape=(4, 4), chunks=(4, 4), dtype="i4", codecs=codecs, compressor=None)
+    a[...] = np.arange(16).reshape(4, 4) + 1
+    sh = a.codecs[-1]
+    _flip_inner_chunk_byte(tmp_path / "s" / "c" / "0" / "0", sh, (1, 0))
+    reads = [
+        lambda: a[...],
+        lambda: a[2:4, 0],
+        lambda: a.get_basic_selection(..., max_concurrency=1),
+        lambda: a.oindex[[0, 3], :],
+        lambda: a.vindex[[3], [1]],
+        lambda: list(a.chunk_stream()),
+        lambda: a.read_chunk((1, 0) if layout == "sharded" else (0, 0)),
+    ]
+    for read in reads:
+        with pytest.raises(ChecksumError, match="'c/0/0'.*checksum") as info:
+            read()
+        assert isinstance(info.value.__cause__, ChecksumError)  # chained to the codec's own error
+        assert info.value.key == "c/0/0" and info.value.array == "/"
+        if layout == "sharded":
+            assert "inner chunk (1, 0)" in str(info.value) and info.value.inner == (1, 0)
+    with pytest.raises(ChecksumError):
+        a[3, 1] = 0  # a partial write decodes the touched inner chunk first
+    if layout == "sharded":  # inner chunks are read one by one: the healthy ones still read
+        assert a[0:2, :].tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
+
+
+def test_shard_index_checksum_failure_is_a_checksum_error(tmp_path):
+    a = exzarr.create(tmp_path / "s", shape=(4, 4), chunks=(2, 2), shards=(4, 4), dtype="i4")
+    a[...] = 1
+    p = tmp_path / "s" / "c" / "0" / "0"
+    raw = bytearray(p.read_bytes())
+    raw[-6] ^= 0xFF  # inside the index
+    p.write_bytes(bytes(raw))
+    for read in (lambda: a[...], lambda: a[0, 0], lambda: list(a.stored_chunks()), lambda: a.read_chunk((0, 0))):
+        with pytest.raises(ChecksumError, match="index of shard 'c/0/0'"):
+            read()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 from collections.abc import Iterator
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,17 +13,10 @@ from . import metadata as md
 from .attrs import Attributes
 from .cache import CacheStats, ChunkCache
 from .chunk_grid import normalize_shape
-from .codecs.base import Buffer
-from .codecs.sharding import ShardingCodec, all_fill
 from .engine import streaming
-from .engine.chunk_io import ChunkIO
-from .errors import (
-    BoundsError,
-    ChecksumError,
-    ReadOnlyError,
-    SelectionError,
-    ShapeMismatchError,
-)
+from .engine.core import ChunkEngine, EngineSpec, LockPolicy
+from .engine.progress import ProgressArg, concurrency_arg
+from .errors import BoundsError, SelectionError, ShapeMismatchError
 from .indexing import (
     CoordinateSelection,
     IntDim,
@@ -35,12 +26,13 @@ from .indexing import (
     coordinate_selection,
 )
 from .metadata.model import ArrayMetadata
+from .nodes import ArrayOptions
 from .storage.base import Store
 
 __all__ = ["Array"]
 
 
-class Array(ChunkIO):
+class Array:
     """A Zarr v2 or v3 array. Create one with :func:`exzarr.create` or :func:`exzarr.open`.
 
     Indexing follows NumPy: ``a[0:400, 0:400]``, ``a[...]``, integers, steps
@@ -65,18 +57,25 @@ class Array(ChunkIO):
         metadata: ArrayMetadata,
         *,
         read_only: bool = False,
-        write_empty_chunks: bool | None = None,
-        process_locks: bool = False,
-        cache_bytes: int | None = None,
+        options: ArrayOptions | None = None,
     ) -> None:
-        self._cache = ChunkCache(cache_bytes) if cache_bytes else None
         self._store = store
         self._path = path.strip("/")
         self._meta = metadata
+        self._options = options if options is not None else ArrayOptions()
         self._read_only = read_only or store.read_only
-        self._write_empty_chunks = write_empty_chunks
-        self._process_locks = process_locks
-        self._key = metadata.key_encoding.encoder(f"{self._path}/" if self._path else "")
+        cache = ChunkCache(self._options.cache_bytes) if self._options.cache_bytes else None
+        self._engine = ChunkEngine(
+            EngineSpec.from_metadata(
+                store,
+                self._path,
+                metadata,
+                cache=cache,
+                locks=LockPolicy(processes=self._options.process_locks),
+                write_empty=self._options.write_empty_chunks,
+                read_only=self._read_only,
+            )
+        )
 
     # ------------------------------------------------------------------ properties
     @property
@@ -106,28 +105,20 @@ class Array(ChunkIO):
 
     @property
     def chunks(self) -> tuple[int, ...]:
-        """The chunk shape; for sharded arrays the *inner* chunk shape (as zarr-python reports it)."""
-        sh = self._shard_codec
-        return sh.chunk_shape if sh is not None else self._meta.chunks
+        """The chunk shape: what one read decodes. For sharded arrays (codecs exactly
+        ``[sharding_indexed]``) the *inner* chunk shape, as zarr-python reports it."""
+        return self._engine.layout.chunk_shape
 
     @property
     def shards(self) -> tuple[int, ...] | None:
         """The shard shape of a sharded array (what each stored object holds), else ``None``."""
-        return self._meta.chunks if self._shard_codec is not None else None
+        layout = self._engine.layout
+        return layout.object_shape if layout.sharded else None
 
-    @cached_property
-    def _shard_codec(self) -> ShardingCodec | None:
-        """The sharding codec when it is the array->bytes codec with no array->array codec before it."""
-        pipe = self._meta.pipeline
-        ab = pipe.array_bytes_codec
-        return ab if isinstance(ab, ShardingCodec) and not pipe._aa else None
-
-    @cached_property
-    def _sharding(self) -> ShardingCodec | None:
-        """The sharding codec when the chain is exactly ``[sharding_indexed]`` (the layout whose
-        inner chunks exzarr reads individually); ``None`` otherwise."""
-        codecs = self._meta.pipeline.codecs
-        return codecs[0] if len(codecs) == 1 and isinstance(codecs[0], ShardingCodec) else None
+    @property
+    def options(self) -> ArrayOptions:
+        """How this array was opened: ``write_empty_chunks``, ``process_locks``, ``cache_bytes``."""
+        return self._options
 
     @property
     def dtype(self) -> np.dtype:
@@ -156,7 +147,7 @@ class Array(ChunkIO):
 
     @property
     def attrs(self) -> Attributes:
-        return Attributes(self)
+        return Attributes(self._read_attributes, self._write_attributes)
 
     @property
     def read_only(self) -> bool:
@@ -169,7 +160,7 @@ class Array(ChunkIO):
     @property
     def nchunks_per_dim(self) -> tuple[int, ...]:
         """Chunks along each dimension (inner chunks for sharded arrays)."""
-        return tuple(-(-s // c) if c else 0 for s, c in zip(self.shape, self.chunks, strict=True))
+        return self._engine.layout.grid
 
     @property
     def dimension_names(self) -> tuple[str | None, ...] | None:
@@ -181,13 +172,12 @@ class Array(ChunkIO):
 
     def cache_stats(self) -> CacheStats | None:
         """Hit/miss counters of the decoded-chunk cache (``None`` without ``cache_bytes=``)."""
-        return self._cache.stats() if self._cache is not None else None
+        cache = self._engine.spec.cache
+        return cache.stats() if cache is not None else None
 
     @property
     def write_empty_chunks(self) -> bool:
-        from .config import config
-
-        return config.write_empty_chunks if self._write_empty_chunks is None else self._write_empty_chunks
+        return self._engine.write_empty
 
     def __len__(self) -> int:
         if not self.shape:
@@ -205,15 +195,17 @@ class Array(ChunkIO):
     __hash__ = object.__hash__
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_key")  # a compiled closure; rebuilt from the metadata
-        state.pop("_sharding", None)
-        state.pop("_shard_codec", None)
-        return state
+        # what the array is, not its engine (rebuilt on the other side; a cache starts empty)
+        return {
+            "store": self._store,
+            "path": self._path,
+            "meta": self._meta,
+            "read_only": self._read_only,
+            "options": self._options,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._key = self._meta.key_encoding.encoder(f"{self._path}/" if self._path else "")
+        self.__init__(state["store"], state["path"], state["meta"], read_only=state["read_only"], options=state["options"])  # type: ignore[misc]
 
     def __enter__(self) -> Array:
         return self
@@ -227,134 +219,39 @@ class Array(ChunkIO):
 
     # ------------------------------------------------------------------ chunk primitives
     def chunk_key(self, chunk_index: tuple[int, ...]) -> str:
-        """The store key of the chunk at grid position ``chunk_index``."""
-        return self._key(tuple(chunk_index))
-
-    def _decode(self, key: str, data: Buffer) -> np.ndarray:
-        try:
-            return self._meta.pipeline.decode(data)
-        except ChecksumError as exc:
-            raise ChecksumError(f"array {self.name!r}: chunk {key!r} failed its checksum ({exc})") from exc
-        except Exception as exc:  # codecs raise all sorts of things on corrupt input
-            raise self._decode_failed(key, exc) from exc
-
-    def _fill_chunk(self) -> np.ndarray:
-        return np.full(self._meta.chunks, self._meta.effective_fill, dtype=self.dtype)
-
-    def _is_fill(self, chunk: np.ndarray) -> bool:
-        """Bit-exact "every element equals the fill value" (so -0.0 is not 0.0 and NaN is NaN)."""
-        return all_fill(chunk, self._meta.effective_fill)
-
-    def _load_chunk(self, key: str) -> np.ndarray:
-        """The chunk at ``key`` as a writable array (fill if missing)."""
-        return self._writable(key, self._store.get(key))
-
-    def _writable(self, key: str, data: Buffer | None) -> np.ndarray:
-        if data is None:
-            return self._fill_chunk()
-        chunk = self._decode(key, data)
-        if not chunk.flags.writeable or not chunk.flags.c_contiguous:
-            chunk = np.array(chunk, order="C")
-        return chunk
-
-    def _encode_chunk(self, chunk: np.ndarray) -> Buffer | None:
-        """Encoded bytes to store, or ``None`` when the chunk is all fill and should not be stored."""
-        if not self.write_empty_chunks and self._is_fill(chunk):
-            return None
-        return self._meta.pipeline.encode(chunk)
-
-    def _put_chunk(self, key: str, encoded: Buffer | None, chunk: np.ndarray | None) -> None:
-        if self._cache is not None:
-            if self._shard_codec is not None:
-                self._cache.invalidate_shard(key)
-            else:
-                self._cache.invalidate(key)
-        if encoded is not None:
-            self._store.set(key, encoded)
-        elif self._store.supports_deletes:
-            self._store.delete(key)
-        elif self._store.exists(key):  # cannot delete (zip): overwrite with the fill chunk instead
-            self._store.set(key, self._meta.pipeline.encode(self._fill_chunk() if chunk is None else chunk))
-
-    def _store_chunk(self, key: str, chunk: np.ndarray) -> None:
-        self._put_chunk(key, self._encode_chunk(chunk), chunk)
+        """The store key of the object holding chunk ``chunk_index`` (its shard when sharded)."""
+        return self._engine.chunk_key(tuple(chunk_index))
 
     def _check_writable(self) -> None:
-        if self._read_only:
-            raise ReadOnlyError(f"array {self.name!r} is read-only")
+        self._engine.check_writable()
 
     def read_chunk(self, chunk_index: tuple[int, ...]) -> np.ndarray:
         """Decode one whole chunk (full chunk shape, edge overhang included; for sharded
         arrays one inner chunk, fetched with byte-range requests)."""
-        idx = self._check_chunk_index(chunk_index)
-        if self._shard_codec is None:
-            return self._load_chunk(self._key(idx))
-        out = np.full(self.chunks, self._meta.effective_fill, dtype=self.dtype)
-        lo, hi = self._chunk_bounds(idx)
-        out[tuple(slice(0, b - a) for a, b in zip(lo, hi, strict=True))] = self.get_basic_selection(
-            tuple(slice(a, b) for a, b in zip(lo, hi, strict=True)), max_concurrency=1
-        )
-        return out
+        return self._engine.read_chunk(chunk_index)
 
     def write_chunk(self, chunk_index: tuple[int, ...], data: Any) -> None:
         """Encode and store one whole chunk; ``data`` must have the chunk shape
         (or, for edge chunks, the in-bounds part of it)."""
         self._check_writable()
-        idx = self._check_chunk_index(chunk_index)
-        lo, hi = self._chunk_bounds(idx)
-        self[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))] = data
-
-    def _check_chunk_index(self, chunk_index: Any) -> tuple[int, ...]:
-        idx = tuple(int(i) for i in np.atleast_1d(chunk_index)) if self.ndim else ()
-        if len(idx) != self.ndim or any(not 0 <= i < g for i, g in zip(idx, self.nchunks_per_dim, strict=True)):
-            raise BoundsError(f"array {self.name!r}: chunk index {chunk_index} is outside the grid {self.nchunks_per_dim}")
-        return idx
+        streaming.write_chunks(self._engine, [(chunk_index, data)], max_concurrency=1)
 
     def stored_chunks(self) -> Iterator[tuple[int, ...]]:
         """Grid indices of the chunks present in the store (inner chunks for sharded arrays,
         found by reading each stored shard's index)."""
-        sh = self._sharding
-        if sh is None:
-            if self._shard_codec is None:
-                yield from self._stored_grid()
-                return
-            # compressed shards: the index is inside the compression; report every inner chunk of stored shards
-            per = tuple(g // c for g, c in zip(self._meta.chunks, self.chunks, strict=True))
-            grid = self.nchunks_per_dim
-            for shard in sorted(self._stored_grid()):
-                for local in itertools.product(*(range(n) for n in per)):
-                    idx = tuple(s * n + i for s, n, i in zip(shard, per, local, strict=True))
-                    if all(i < g for i, g in zip(idx, grid, strict=True)):
-                        yield idx
-            return
-        grid = self.nchunks_per_dim
-        for shard in sorted(self._stored_grid()):
-            index = self._shard_index(self._key(shard))
-            if index is None:
-                continue
-            present = ~((index[..., 0] == np.uint64(2**64 - 1)) & (index[..., 1] == np.uint64(2**64 - 1)))
-            for local in zip(*np.nonzero(present), strict=True):
-                idx = tuple(int(s * n + i) for s, n, i in zip(shard, sh.cps, local, strict=True))
-                if all(i < g for i, g in zip(idx, grid, strict=True)):
-                    yield idx
-
-    def _stored_grid(self) -> Iterator[tuple[int, ...]]:
-        """Storage-grid indices (shards for sharded arrays) of the objects present in the store."""
-        prefix = f"{self._path}/" if self._path else ""
-        enc = self._meta.key_encoding
-        grid = self._meta.grid_shape
-        for key in self._store.list_prefix(prefix):
-            coords = enc.decode(key[len(prefix) :])
-            if coords is not None and len(coords) == self.ndim and all(c < g for c, g in zip(coords, grid, strict=True)):
-                yield coords
+        return self._engine.stored_chunks()
 
     @property
     def nchunks_initialized(self) -> int:
         """How many chunks are stored."""
         return sum(1 for _ in self.stored_chunks())
 
-    # ------------------------------------------------------------------ engine entry points
-    # ------------------------------------------------------------------ sharded reads
+    def _read(self, sel: OrthogonalSelection | CoordinateSelection, max_concurrency: int | None = None) -> np.ndarray:
+        return self._engine.read(sel, max_concurrency)
+
+    def _write(self, sel: OrthogonalSelection | CoordinateSelection, value: Any, max_concurrency: int | None = None) -> None:
+        self._engine.write(sel, value, max_concurrency)
+
     # ------------------------------------------------------------------ NumPy-style indexing
     def _dispatch(self, selection: Any) -> OrthogonalSelection | CoordinateSelection:
         sel = selection if isinstance(selection, tuple) else (selection,)
@@ -418,10 +315,10 @@ class Array(ChunkIO):
 
     def get_block_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
         """Whole chunks by grid index: ``a.blocks[1, 2]`` is chunk (1, 2) trimmed to the bounds."""
-        return self._read(self._named_errors(block_selection, selection, self.shape, self._meta.chunks), max_concurrency)
+        return self._read(self._named_errors(block_selection, selection, self.shape, self.chunks), max_concurrency)
 
     def set_block_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
-        self._write(self._named_errors(block_selection, selection, self.shape, self._meta.chunks), value, max_concurrency)
+        self._write(self._named_errors(block_selection, selection, self.shape, self.chunks), value, max_concurrency)
 
     @property
     def oindex(self) -> _Indexer:
@@ -511,35 +408,41 @@ class Array(ChunkIO):
     # ------------------------------------------------------------------ streaming
     def chunk_stream(
         self,
-        parallel: int = 1,
+        max_concurrency: int | None = None,
         ordered: bool = True,
         filter: Any = None,
-        progress_callback: Any = None,
+        progress: ProgressArg = False,
         include_missing: bool = False,
         on_error: Any = "raise",
         timeout: float | None = None,
         with_info: bool = False,
+        *,
+        parallel: int | None = None,
+        progress_callback: Any = None,
     ) -> Iterator[Any]:
         """Iterate ``(chunk_index, ndarray)`` over the chunks, edge chunks trimmed to the bounds.
 
         Only stored chunks are visited unless ``include_missing=True`` (then every grid
-        position, missing ones as fill). ``parallel`` reads run ahead at most; ``ordered``
-        keeps grid order; ``filter(chunk_index) -> bool`` selects chunks;
-        ``progress_callback(done, total)`` reports progress; ``on_error`` is ``"raise"``,
-        ``"skip"`` or ``callable(chunk_index, exc)``; ``timeout`` bounds each chunk read;
-        ``with_info=True`` yields :class:`~exzarr.engine.streaming.ChunkRecord` objects.
+        position, missing ones as fill). At most ``max_concurrency`` reads run ahead (default:
+        the engine's; ``parallel=`` is an alias); ``ordered`` keeps grid order;
+        ``filter(chunk_index) -> bool`` selects chunks; ``progress=True`` draws a progress bar
+        and a callable ``progress(done, total)`` is called per chunk (``progress_callback=`` is
+        an alias); ``on_error`` is ``"raise"``, ``"skip"`` or ``callable(chunk_index, exc)``;
+        ``timeout`` bounds each chunk read; ``with_info=True`` yields
+        :class:`~exzarr.engine.streaming.ChunkRecord` objects.
 
         >>> import exzarr, numpy as np
         >>> a = exzarr.create(shape=(5, 4), chunks=(2, 4), dtype="i4")
         >>> a[...] = np.arange(20).reshape(5, 4)
-        >>> [(i, d.shape) for i, d in a.chunk_stream(parallel=2)]
+        >>> [(i, d.shape) for i, d in a.chunk_stream(max_concurrency=2)]
         [((0, 0), (2, 4)), ((1, 0), (2, 4)), ((2, 0), (1, 4))]
         """
         return streaming.chunk_stream(
-            self,
-            parallel=parallel,
+            self._engine,
+            max_concurrency=concurrency_arg(max_concurrency, parallel),
             ordered=ordered,
             filter=filter,
+            progress=progress,
             progress_callback=progress_callback,
             include_missing=include_missing,
             on_error=on_error,
@@ -555,16 +458,19 @@ class Array(ChunkIO):
         timeout: float | None = None,
         return_exceptions: bool = False,
         filter: Any = None,
-        progress_callback: Any = None,
-        progress: bool = False,
+        progress: ProgressArg = False,
         include_missing: bool = False,
+        *,
+        parallel: int | None = None,
+        progress_callback: Any = None,
     ) -> Iterator[Any]:
         """Iterate ``fn((chunk_index, ndarray))`` over the chunks, computed in parallel.
 
         A task over ``timeout`` seconds raises :class:`TimeoutError` naming the chunk (or is
         yielded with ``return_exceptions=True``, as are errors ``fn`` raises).
-        ``progress=True`` draws a tqdm progress bar. ``fn`` may itself read arrays: nested
-        engine calls run inline on the worker.
+        ``progress=True`` draws a tqdm progress bar, a callable ``progress(done, total)`` is
+        called per chunk. ``fn`` may itself read arrays: nested engine calls run inline on
+        the worker.
 
         >>> import exzarr
         >>> a = exzarr.create(shape=(6,), chunks=(2,), dtype="i4")
@@ -573,15 +479,15 @@ class Array(ChunkIO):
         [3, 7, 11]
         """
         return streaming.parallel_chunk_map(
-            self,
+            self._engine,
             fn,
-            max_concurrency=max_concurrency,
+            max_concurrency=concurrency_arg(max_concurrency, parallel),
             ordered=ordered,
             timeout=timeout,
             return_exceptions=return_exceptions,
             filter=filter,
-            progress_callback=progress_callback,
             progress=progress,
+            progress_callback=progress_callback,
             include_missing=include_missing,
         )
 
@@ -593,34 +499,50 @@ class Array(ChunkIO):
         step: int | None = None,
         *,
         max_concurrency: int | None = None,
+        progress: ProgressArg = False,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(i, a[..., i, ...])`` for ``i`` in ``range(start, stop, step)`` along ``axis``,
         reading each chunk once (one chunk-row slab at a time)."""
-        return streaming.stream_slices(self, axis, start=start, stop=stop, step=step, max_concurrency=max_concurrency)
+        return streaming.stream_slices(
+            self._engine, axis, start=start, stop=stop, step=step, max_concurrency=max_concurrency, progress=progress
+        )
 
     def write_stream(
         self,
         items: Any,
-        parallel: int | None = None,
+        max_concurrency: int | None = None,
         validate: bool = True,
         on_error: Any = "raise",
         checkpoint: Any = None,
         batch_size: int | None = None,
+        progress: ProgressArg = False,
+        *,
+        parallel: int | None = None,
     ) -> streaming.WriteSummary:
         """Write ``(chunk_index, ndarray)`` items (or ``{"index", "data"}`` dicts) as whole chunks.
 
         Returns a :class:`~exzarr.engine.streaming.WriteSummary` of written and failed chunk
         indices. ``validate`` checks each item's shape against its chunk (edge chunks may
         be given trimmed); ``checkpoint(summary)`` runs after each batch so an ingest can
-        resume from ``summary.last_index``.
+        resume from ``summary.last_index``; ``progress`` counts items (``total`` is ``None``
+        for an iterator without a length).
         """
         return streaming.write_stream(
-            self, items, parallel=parallel, validate=validate, on_error=on_error, checkpoint=checkpoint, batch_size=batch_size
+            self._engine,
+            items,
+            max_concurrency=concurrency_arg(max_concurrency, parallel),
+            validate=validate,
+            on_error=on_error,
+            checkpoint=checkpoint,
+            batch_size=batch_size,
+            progress=progress,
         )
 
-    def write_chunks(self, items: Any, max_concurrency: int | None = None) -> list[tuple[int, ...]]:
+    def write_chunks(
+        self, items: Any, max_concurrency: int | None = None, progress: ProgressArg = False
+    ) -> list[tuple[int, ...]]:
         """Write many whole chunks concurrently: ``items`` of ``(chunk_index, data)``."""
-        return streaming.write_chunks(self, items, max_concurrency=max_concurrency)
+        return streaming.write_chunks(self._engine, items, max_concurrency=max_concurrency, progress=progress)
 
     # ------------------------------------------------------------------ async twins
     async def get_slice_async(self, start: Any = None, stop: Any = None, step: Any = None, **kw: Any) -> np.ndarray:
@@ -652,6 +574,8 @@ class Array(ChunkIO):
         self._check_writable()
         md.write_metadata(self._store, self._path, meta, attrs_only=attrs_only)
         self._meta = meta
+        if meta.shape != self._engine.layout.shape:
+            self._engine = self._engine.with_metadata(meta)
 
     def _read_attributes(self) -> dict[str, Any]:
         return dict(self._meta.attributes)
@@ -669,21 +593,8 @@ class Array(ChunkIO):
         shape = normalize_shape(new_shape[0] if len(new_shape) == 1 and not isinstance(new_shape[0], int) else new_shape)
         if len(shape) != self.ndim:
             raise ShapeMismatchError(f"array {self.name!r}: resize to {shape} changes the number of dimensions ({self.ndim})")
-        old = self.shape
-        for axis, (n_new, n_old, c) in enumerate(zip(shape, old, self._meta.chunks, strict=True)):
-            if c and n_new < n_old and n_new % c:
-                edge_stop = min(-(-n_new // c) * c, n_old)
-                sel = tuple(slice(n_new, edge_stop) if k == axis else slice(None) for k in range(self.ndim))
-                self.set_basic_selection(sel, self._meta.effective_fill)
-        new_grid = tuple(-(-s // c) if c else 0 for s, c in zip(shape, self._meta.chunks, strict=True))
-        if any(n < o for n, o in zip(shape, old, strict=True)):
-            doomed = [self._key(cc) for cc in self.stored_chunks() if any(i >= g for i, g in zip(cc, new_grid, strict=True))]
-            for key in doomed:
-                self._store.delete(key)
-        meta = self._meta.with_(shape=shape)
-        self._write_metadata(meta)
-        if self._cache is not None:
-            self._cache.clear()
+        self._engine.shrink(shape)
+        self._write_metadata(self._meta.with_(shape=shape))
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow along ``axis`` and write ``data`` at the end; returns the new shape."""

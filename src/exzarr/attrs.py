@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
-from typing import Any, Protocol
-
-
-class _Node(Protocol):
-    def _read_attributes(self) -> dict[str, Any]: ...
-    def _write_attributes(self, attrs: dict[str, Any]) -> None: ...
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
 
 
 class Attributes(MutableMapping[str, Any]):
@@ -23,11 +18,11 @@ class Attributes(MutableMapping[str, Any]):
     {'units': 'm'}
     """
 
-    def __init__(self, node: _Node) -> None:
-        self._node = node
+    def __init__(self, read: Callable[[], dict[str, Any]], write: Callable[[dict[str, Any]], None]) -> None:
+        self._read, self._write = read, write
 
     def _get(self) -> dict[str, Any]:
-        return self._node._read_attributes()
+        return self._read()
 
     def __getitem__(self, key: str) -> Any:
         return self._get()[key]
@@ -38,7 +33,7 @@ class Attributes(MutableMapping[str, Any]):
     def __delitem__(self, key: str) -> None:
         attrs = dict(self._get())
         del attrs[key]
-        self._node._write_attributes(attrs)
+        self._write(attrs)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._get())
@@ -50,11 +45,11 @@ class Attributes(MutableMapping[str, Any]):
         """Set several attributes with a single write."""
         attrs = dict(self._get())
         attrs.update(*args, **kw)
-        self._node._write_attributes(attrs)
+        self._write(attrs)
 
     def put(self, attrs: dict[str, Any]) -> None:
         """Replace all attributes with ``attrs`` (one write)."""
-        self._node._write_attributes(dict(attrs))
+        self._write(dict(attrs))
 
     def asdict(self) -> dict[str, Any]:
         return dict(self._get())

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ._fork import track
+
 
 @dataclass(frozen=True)
 class CacheStats:
@@ -33,6 +35,10 @@ class ChunkCache:
     Entries are read-only arrays shared with readers (never modified in place). Writes
     through the owning array drop the entries they change. Thread-safe.
 
+    A reader takes a :meth:`token` before it fetches a chunk and passes it to :meth:`put`:
+    if any write invalidated entries in between, the put is dropped, so a chunk decoded from
+    bytes a concurrent write replaced never lands in the cache after that write.
+
     >>> c = ChunkCache(1024)
     >>> c.put("c/0", np.zeros(16))
     >>> c.get("c/0").nbytes, c.stats().hits
@@ -46,6 +52,8 @@ class ChunkCache:
         self._data: OrderedDict[Any, np.ndarray] = OrderedDict()
         self._nbytes = 0
         self._lock = threading.Lock()
+        self._epoch = 0
+        track(self)
         self.hits = self.misses = self.evictions = 0
 
     def __getstate__(self) -> dict[str, Any]:
@@ -64,13 +72,22 @@ class ChunkCache:
             self.hits += 1
             return v
 
-    def put(self, key: Any, chunk: np.ndarray) -> None:
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+    def token(self) -> int:
+        """The write epoch now: pass it to :meth:`put` for data fetched after this call."""
+        return self._epoch
+
+    def put(self, key: Any, chunk: np.ndarray, token: int | None = None) -> None:
         size = chunk.nbytes
         if size > self.capacity:
             return
         chunk = chunk.view()
         chunk.flags.writeable = False
         with self._lock:
+            if token is not None and token != self._epoch:
+                return  # a write happened since the data was fetched: it may be stale
             old = self._data.pop(key, None)
             if old is not None:
                 self._nbytes -= old.nbytes
@@ -83,6 +100,7 @@ class ChunkCache:
 
     def invalidate(self, key: Any) -> None:
         with self._lock:
+            self._epoch += 1
             old = self._data.pop(key, None)
             if old is not None:
                 self._nbytes -= old.nbytes
@@ -90,11 +108,13 @@ class ChunkCache:
     def invalidate_shard(self, shard_key: str) -> None:
         """Drop the inner chunks cached for one shard (keys ``(shard_key, chunk_index)``)."""
         with self._lock:
+            self._epoch += 1
             for k in [k for k in self._data if isinstance(k, tuple) and k[0] == shard_key]:
                 self._nbytes -= self._data.pop(k).nbytes
 
     def clear(self) -> None:
         with self._lock:
+            self._epoch += 1
             self._data.clear()
             self._nbytes = 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,7 +93,7 @@ class ChunkKeyEncoding:
 
 def grid_shape(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[int, ...]:
     """Number of chunks along each dimension (ceiling division)."""
-    return tuple(math.ceil(s / c) if c else 0 for s, c in zip(shape, chunks, strict=True))
+    return tuple(-(-s // c) if c else 0 for s, c in zip(shape, chunks, strict=True))
 
 
 def normalize_chunks(chunks: Any, shape: tuple[int, ...], *, name: str = "chunks", reading: bool = False) -> tuple[int, ...]:

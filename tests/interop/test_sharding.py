@@ -115,7 +115,7 @@ def test_zarr_python_writes_exzarr_reads(tmp_path, location, fmt_chunks):
     assert doc["codecs"][0]["configuration"]["index_location"] == location
     a = exzarr.open(tmp_path / "a")
     assert a.chunks == chunks and a.shards == shards
-    assert a._sharding is not None  # plain layout: inner chunks are read individually
+    assert a.codecs[0].name == "sharding_indexed" and len(a.codecs) == 1  # inner chunks are read individually
     assert_same(a[...], exp)
     assert sorted(a.stored_chunks()) == sorted({(i // chunks[0], j // chunks[1]) for i in range(3, 37) for j in range(0, 22)})
 
@@ -151,7 +151,7 @@ def test_writes_keep_others_and_drop_empty(tmp_path):
     a = exzarr.create(tmp_path / "w", shape=(20, 20), chunks=(5, 5), shards=(10, 10), dtype="i4", fill_value=0)
     a[...] = 1
     a[0:5, 0:5] = 0  # one inner chunk becomes empty: left out of its shard
-    sh = a._sharding
+    sh = a.codecs[0]
     index = sh.decode_index(sh.index_bytes_of(LocalStore(tmp_path / "w").get("c/0/0")))
     assert index[0, 0].tolist() == [2**64 - 1, 2**64 - 1] and index[1, 1, 1] > 0
     assert (a[0:5, 0:5] == 0).all() and (a[5:10, 0:10] == 1).all()
@@ -175,7 +175,7 @@ def test_bad_shards_name_the_key(tmp_path):
     with pytest.raises(ChunkDecodeError, match="'c/0/0'") as info:
         a[...]
     assert isinstance(info.value.__cause__, ChecksumError)
-    sh = a._sharding
+    sh = a.codecs[0]
     index = np.array([[[10**6, 800]] * 2] * 2, dtype="<u8")  # offsets far outside the shard
     raw = sh._index.encode(index)
     p.write_bytes(good[: -len(raw)] + bytes(raw))
@@ -214,7 +214,7 @@ def test_partial_shard_write_reencodes_only_touched_chunks(tmp_path):
     x = np.random.default_rng(1).standard_normal((64, 64))
     a = exzarr.create(tmp_path / "p", shape=x.shape, chunks=(4, 4), shards=(64, 64), dtype="f8")
     a[...] = x
-    sh = a._sharding
+    sh = a.codecs[0]
     before = LocalStore(tmp_path / "p").get("c/0/0")
     old_index = sh.decode_index(sh.index_bytes_of(before))
     calls = []

@@ -2,7 +2,8 @@
 
 Reads run ahead only as far as the requested concurrency (a sliding window of
 futures on the shared pool), so memory stays bounded for any number of chunks.
-Chunks yielded to users are trimmed to the array bounds.
+Chunks yielded to users are trimmed to the array bounds. These functions work on a
+:class:`~exzarr.engine.core.ChunkEngine`; :class:`~exzarr.array.Array` exposes them as methods.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from .. import telemetry
 from ..errors import BoundsError, CallbackError, ShapeMismatchError
-from .executor import check_concurrency, imap_bounded, resolve_concurrency, run_tasks
-
-if TYPE_CHECKING:
-    from ..array import Array
+from ..indexing import basic_selection
+from .core import ChunkEngine
+from .executor import check_concurrency, imap_bounded, run_tasks
+from .progress import Progress, ProgressArg, make_progress
 
 ChunkIndex = tuple[int, ...]
 
@@ -76,17 +78,14 @@ def _call(cb: Callable[..., Any], name: str, *args: Any) -> Any:
         raise CallbackError(f"{name} raised {type(exc).__name__}: {exc}") from exc
 
 
-def bounds(array: Array, idx: ChunkIndex) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    lo, hi = array._chunk_bounds(idx)
-    return tuple(lo), tuple(hi)
-
-
-def _indices(array: Array, include_missing: bool, filt: Callable[[ChunkIndex], bool] | None) -> tuple[Iterable[ChunkIndex], int]:
+def _indices(
+    engine: ChunkEngine, include_missing: bool, filt: Callable[[ChunkIndex], bool] | None
+) -> tuple[Iterable[ChunkIndex], int]:
     if include_missing:
-        grid: Iterable[ChunkIndex] = itertools.product(*(range(g) for g in array.nchunks_per_dim))
-        total = array.nchunks
+        grid: Iterable[ChunkIndex] = itertools.product(*(range(g) for g in engine.layout.grid))
+        total = engine.layout.nchunks
     else:
-        grid = sorted(array.stored_chunks())
+        grid = sorted(engine.stored_chunks())
         total = len(grid)  # type: ignore[arg-type]
     if filt is None:
         return grid, total
@@ -94,85 +93,90 @@ def _indices(array: Array, include_missing: bool, filt: Callable[[ChunkIndex], b
     return chosen, len(chosen)
 
 
-def _stream(array: Array, task: Callable[[ChunkIndex], Any], indices: Iterable[ChunkIndex], concurrency: int,
+def _stream(engine: ChunkEngine, task: Callable[[ChunkIndex], Any], indices: Iterable[ChunkIndex], concurrency: int,
             ordered: bool, timeout: float | None) -> Iterator[tuple[ChunkIndex, Any]]:  # fmt: skip
     """Run ``task`` per chunk index with bounded read-ahead; timeouts name the chunk."""
     return imap_bounded(
         task, indices, concurrency=concurrency, ordered=ordered, timeout=timeout,
-        on_timeout=lambda i: _timeout_error(array, i, timeout),
+        on_timeout=lambda i: _timeout_error(engine, i, timeout),
     )  # fmt: skip
 
 
-def _timeout_error(array: Array, idx: ChunkIndex, timeout: float | None) -> TimeoutError:
-    return TimeoutError(f"array {array.name!r}: chunk {idx} (key {array._key(idx)!r}) did not finish within {timeout:g} s")
+def _timeout_error(engine: ChunkEngine, idx: ChunkIndex, timeout: float | None) -> TimeoutError:
+    return TimeoutError(f"array {engine.name!r}: chunk {idx} (key {engine.chunk_key(idx)!r}) did not finish within {timeout:g} s")
+
+
+def _event(name: str, engine: ChunkEngine, **info: Any) -> None:
+    if telemetry.enabled():
+        telemetry.emit(telemetry.Event(name, engine.name, info=info))
 
 
 # ----------------------------------------------------------------------------- reading
 
 
 def chunk_stream(
-    array: Array,
+    engine: ChunkEngine,
     *,
-    parallel: int = 1,
+    max_concurrency: int | None = None,
     ordered: bool = True,
     filter: Callable[[ChunkIndex], bool] | None = None,
+    progress: ProgressArg = False,
     progress_callback: Callable[[int, int], Any] | None = None,
     include_missing: bool = False,
     on_error: str | Callable[[ChunkIndex, BaseException], Any] = "raise",
     timeout: float | None = None,
     with_info: bool = False,
 ) -> Iterator[tuple[ChunkIndex, np.ndarray]] | Iterator[ChunkRecord]:
-    check_concurrency(parallel, "parallel")
+    """Check the arguments now; the returned iterator reads lazily."""
+    conc = engine.concurrency(max_concurrency)
     _check_callable(filter, "filter")
     _check_callable(progress_callback, "progress_callback")
     _check_on_error(on_error)
     _check_timeout(timeout)
-    indices, total = _indices(array, include_missing, filter)
-    return _chunk_stream(array, indices, total, parallel, ordered, progress_callback, on_error, timeout, with_info)
+    indices, total = _indices(engine, include_missing, filter)
+    bar = make_progress(progress, progress_callback, total=total, desc=f"chunks of {engine.name}")
+    return _chunk_stream(engine, indices, total, conc, ordered, bar, on_error, timeout, with_info)
 
 
 def _chunk_stream(
-    array: Array,
+    engine: ChunkEngine,
     indices: Iterable[ChunkIndex],
     total: int,
-    parallel: int,
+    conc: int,
     ordered: bool,
-    progress_callback: Callable[[int, int], Any] | None,
+    bar: Progress | None,
     on_error: Any,
     timeout: float | None,
     with_info: bool,
 ) -> Iterator[Any]:
-    _event("stream_start", array, total=total, kind="chunk_stream")
+    _event("stream_start", engine, total=total, kind="chunk_stream")
     done = 0
-    for idx, fut in _stream(array, array._inner_chunk, indices, parallel, ordered, timeout):
-        exc = fut.exception()
-        done += 1
-        if exc is not None:
-            if on_error == "raise":
-                raise exc
-            if callable(on_error):
-                _call(on_error, "on_error", idx, exc)
-        else:
-            data, nbytes = fut.result()  # type: ignore[misc]
-            if with_info:
-                start, stop = bounds(array, idx)
-                yield ChunkRecord(idx, start, stop, nbytes, data)
+    try:
+        for idx, fut in _stream(engine, engine.read_unit, indices, conc, ordered, timeout):
+            exc = fut.exception()
+            done += 1
+            if exc is not None:
+                if on_error == "raise":
+                    raise exc
+                if callable(on_error):
+                    _call(on_error, "on_error", idx, exc)
             else:
-                yield idx, data
-        if progress_callback is not None:
-            _call(progress_callback, "progress_callback", done, total)
-    _event("stream_stop", array, total=total, done=done, kind="chunk_stream")
-
-
-def _event(name: str, array: Array, **info: Any) -> None:
-    from .. import telemetry
-
-    if telemetry.enabled():
-        telemetry.emit(telemetry.Event(name, array.name, info=info))
+                data, nbytes = fut.result()  # type: ignore[misc]
+                if with_info:
+                    start, stop = engine.chunk_bounds(idx)
+                    yield ChunkRecord(idx, start, stop, nbytes, data)
+                else:
+                    yield idx, data
+            if bar is not None:
+                bar.step(total)
+    finally:
+        if bar is not None:
+            bar.close()
+    _event("stream_stop", engine, total=total, done=done, kind="chunk_stream")
 
 
 def parallel_chunk_map(
-    array: Array,
+    engine: ChunkEngine,
     fn: Callable[[tuple[ChunkIndex, np.ndarray]], Any],
     *,
     max_concurrency: int | None = None,
@@ -180,23 +184,23 @@ def parallel_chunk_map(
     timeout: float | None = None,
     return_exceptions: bool = False,
     filter: Callable[[ChunkIndex], bool] | None = None,
+    progress: ProgressArg = False,
     progress_callback: Callable[[int, int], Any] | None = None,
-    progress: bool = False,
     include_missing: bool = False,
 ) -> Iterator[Any]:
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    conc = resolve_concurrency(max_concurrency, io_bound=array.store.io_bound)
+    conc = engine.concurrency(max_concurrency)
     _check_callable(filter, "filter")
     _check_callable(progress_callback, "progress_callback")
     _check_timeout(timeout)
-    indices, total = _indices(array, include_missing, filter)
-    bar = _progress_bar(total, array) if progress else None
-    return _map(array, fn, indices, total, conc, ordered, timeout, return_exceptions, progress_callback, bar)
+    indices, total = _indices(engine, include_missing, filter)
+    bar = make_progress(progress, progress_callback, total=total, desc=f"chunks of {engine.name}")
+    return _map(engine, fn, indices, total, conc, ordered, timeout, return_exceptions, bar)
 
 
 def _map(
-    array: Array,
+    engine: ChunkEngine,
     fn: Callable[[tuple[ChunkIndex, np.ndarray]], Any],
     indices: Iterable[ChunkIndex],
     total: int,
@@ -204,27 +208,24 @@ def _map(
     ordered: bool,
     timeout: float | None,
     return_exceptions: bool,
-    progress_callback: Callable[[int, int], Any] | None,
-    bar: Any,
+    bar: Progress | None,
 ) -> Iterator[Any]:
     def task(idx: ChunkIndex) -> Any:
-        data, _ = array._inner_chunk(idx)
+        data, _ = engine.read_unit(idx)
         try:
             return fn((idx, data))
         except Exception as exc:
-            exc.add_note(f"while mapping chunk {idx} (key {array._key(idx)!r}) of array {array.name!r}")
+            exc.add_note(f"while mapping chunk {idx} (key {engine.chunk_key(idx)!r}) of array {engine.name!r}")
             raise
 
     done = 0
-    _event("stream_start", array, total=total, kind="parallel_chunk_map")
+    _event("stream_start", engine, total=total, kind="parallel_chunk_map")
     try:
-        for _idx, fut in _stream(array, task, indices, conc, ordered, timeout):
+        for _idx, fut in _stream(engine, task, indices, conc, ordered, timeout):
             exc = fut.exception()
             done += 1
             if bar is not None:
-                bar.update(1)
-            if progress_callback is not None:
-                _call(progress_callback, "progress_callback", done, total)
+                bar.step(total)
             if exc is not None:
                 if not return_exceptions:
                     raise exc
@@ -234,141 +235,161 @@ def _map(
     finally:
         if bar is not None:
             bar.close()
-        _event("stream_stop", array, total=total, done=done, kind="parallel_chunk_map")
-
-
-def _progress_bar(total: int, array: Array) -> Any:
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("progress=True needs tqdm: pip install tqdm (or pass progress_callback=)") from None
-    return tqdm(total=total, desc=f"chunks of {array.name}", unit="chunk")
+        _event("stream_stop", engine, total=total, done=done, kind="parallel_chunk_map")
 
 
 def stream_slices(
-    array: Array,
+    engine: ChunkEngine,
     axis: int = 0,
     *,
     start: int | None = None,
     stop: int | None = None,
     step: int | None = None,
     max_concurrency: int | None = None,
+    progress: ProgressArg = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Check the arguments now; the returned iterator reads lazily."""
-    if not array.ndim:
-        raise BoundsError(f"array {array.name!r}: a 0-d array has no axis to stream along")
-    if not -array.ndim <= axis < array.ndim:
-        raise BoundsError(f"array {array.name!r}: axis {axis} is out of range for {array.ndim} dimensions")
-    axis %= array.ndim
+    ndim = engine.ndim
+    if not ndim:
+        raise BoundsError(f"array {engine.name!r}: a 0-d array has no axis to stream along")
+    if not -ndim <= axis < ndim:
+        raise BoundsError(f"array {engine.name!r}: axis {axis} is out of range for {ndim} dimensions")
+    axis %= ndim
     if step == 0:
         raise ValueError("step cannot be zero")
-    n, c = array.shape[axis], array.chunks[axis]
+    engine.concurrency(max_concurrency)  # validates it now
+    n, c = engine.layout.shape[axis], engine.layout.chunk_shape[axis]
     positions = list(range(*slice(start, stop, step).indices(n)))
-    return _slices(array, axis, positions, c, n, max_concurrency)
+    bar = make_progress(progress, None, total=len(positions), desc=f"slices of {engine.name}", unit="slice")
+    return _slices(engine, axis, positions, c, n, max_concurrency, bar)
 
 
 def _slices(
-    array: Array, axis: int, positions: list[int], c: int, n: int, max_concurrency: int | None
+    engine: ChunkEngine, axis: int, positions: list[int], c: int, n: int, max_concurrency: int | None, bar: Progress | None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    slab_of = itertools.groupby(positions, key=lambda i: i // c)
-    for row, group in slab_of:
-        idx = list(group)
-        lo, hi = row * c, min((row + 1) * c, n)
-        sel = tuple(slice(lo, hi) if k == axis else slice(None) for k in range(array.ndim))
-        slab = array.get_basic_selection(sel, max_concurrency=max_concurrency)
-        for i in idx:
-            yield i, np.take(slab, i - lo, axis=axis)
+    shape, chunks = engine.layout.shape, engine.layout.object_shape
+    try:
+        for row, group in itertools.groupby(positions, key=lambda i: i // c):
+            idx = list(group)
+            lo, hi = row * c, min((row + 1) * c, n)
+            sel = tuple(slice(lo, hi) if k == axis else slice(None) for k in range(engine.ndim))
+            slab = engine.read(basic_selection(sel, shape, chunks), max_concurrency=max_concurrency)
+            for i in idx:
+                yield i, np.take(slab, i - lo, axis=axis)
+                if bar is not None:
+                    bar.step(len(positions))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 # ----------------------------------------------------------------------------- writing
 
 
-def _validate_chunk(array: Array, idx: Any, data: Any) -> tuple[ChunkIndex, np.ndarray]:
-    try:
-        index = array._check_chunk_index(idx)
-    except (TypeError, ValueError):
-        raise BoundsError(f"array {array.name!r}: {idx!r} is not a chunk index") from None
+def _validate_chunk(engine: ChunkEngine, idx: Any, data: Any) -> tuple[ChunkIndex, np.ndarray]:
+    index = engine.check_chunk_index(idx)
     arr = np.asarray(data)
-    start, stop = bounds(array, index)
+    start, stop = engine.chunk_bounds(index)
     inner = tuple(b - a for a, b in zip(start, stop, strict=True))
-    if arr.shape not in (inner, tuple(array.chunks)):
+    if arr.shape not in (inner, tuple(engine.layout.chunk_shape)):
+        key = engine.chunk_key(index)
         raise ShapeMismatchError(
-            f"array {array.name!r}: data for chunk {index} (key {array._key(index)!r}) has shape {arr.shape}, expected {inner}"
+            f"array {engine.name!r}: data for chunk {index} (key {key!r}) has shape {arr.shape}, expected {inner}"
         )
     return index, arr
 
 
-def write_chunks(array: Array, items: Iterable[tuple[Any, Any]], *, max_concurrency: int | None = None) -> list[ChunkIndex]:
+def _write_whole(engine: ChunkEngine, index: ChunkIndex, data: np.ndarray) -> None:
+    start, stop = engine.chunk_bounds(index)
+    sel = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
+    trimmed = data[tuple(slice(0, b - a) for a, b in zip(start, stop, strict=True))]
+    engine.write(basic_selection(sel, engine.layout.shape, engine.layout.object_shape), trimmed, max_concurrency=1)
+
+
+def write_chunks(
+    engine: ChunkEngine, items: Iterable[tuple[Any, Any]], *, max_concurrency: int | None = None, progress: ProgressArg = False
+) -> list[ChunkIndex]:
     """Write whole chunks concurrently; each item is ``(chunk_index, data)``. Returns the indices written."""
-    array._check_writable()
-    checked = [_validate_chunk(array, i, d) for i, d in items]
-    conc = resolve_concurrency(max_concurrency, io_bound=array.store.io_bound)
-    run_tasks(lambda item: _write_whole(array, *item), checked, max_concurrency=conc)
+    engine.check_writable()
+    checked = [_validate_chunk(engine, i, d) for i, d in items]
+    conc = engine.concurrency(max_concurrency)
+    bar = make_progress(progress, None, total=len(checked), desc=f"write {engine.name}")
+
+    def one(item: tuple[ChunkIndex, np.ndarray]) -> None:
+        _write_whole(engine, *item)
+        if bar is not None:
+            bar.step(len(checked))
+
+    try:
+        run_tasks(one, checked, max_concurrency=conc)
+    finally:
+        if bar is not None:
+            bar.close()
     return [i for i, _ in checked]
 
 
-def _write_whole(array: Array, index: ChunkIndex, data: np.ndarray) -> None:
-    start, stop = bounds(array, index)
-    array.set_basic_selection(
-        tuple(slice(a, b) for a, b in zip(start, stop, strict=True)),
-        data[tuple(slice(0, b - a) for a, b in zip(start, stop, strict=True))],
-        max_concurrency=1,
-    )
-
-
 def write_stream(
-    array: Array,
+    engine: ChunkEngine,
     items: Iterable[Any],
     *,
-    parallel: int | None = None,
+    max_concurrency: int | None = None,
     validate: bool = True,
     on_error: str | Callable[[ChunkIndex, BaseException], Any] = "raise",
     checkpoint: Callable[[WriteSummary], Any] | None = None,
     batch_size: int | None = None,
+    progress: ProgressArg = False,
 ) -> WriteSummary:
-    array._check_writable()
+    engine.check_writable()
     _check_on_error(on_error)
     _check_callable(checkpoint, "checkpoint")
-    conc = resolve_concurrency(parallel, io_bound=array.store.io_bound)
+    conc = engine.concurrency(max_concurrency)
     batch = check_concurrency(batch_size, "batch_size") or max(conc, 1) * 4
+    total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    bar = make_progress(progress, None, total=total, desc=f"write {engine.name}")
     summary = WriteSummary()
-    _event("stream_start", array, kind="write_stream")
+    _event("stream_start", engine, kind="write_stream")
     it = iter(items)
-    while True:
-        chunk_items = list(itertools.islice(it, batch))
-        if not chunk_items:
-            break
-        prepared: list[tuple[ChunkIndex, np.ndarray]] = []
-        for item in chunk_items:
-            idx, data = (item["index"], item["data"]) if isinstance(item, dict) else item
-            try:
-                if validate:
-                    prepared.append(_validate_chunk(array, idx, data))
+    try:
+        while True:
+            chunk_items = list(itertools.islice(it, batch))
+            if not chunk_items:
+                break
+            prepared: list[tuple[ChunkIndex, np.ndarray]] = []
+            for item in chunk_items:
+                idx, data = (item["index"], item["data"]) if isinstance(item, dict) else item
+                try:
+                    if validate:
+                        prepared.append(_validate_chunk(engine, idx, data))
+                    else:
+                        prepared.append((engine.check_chunk_index(idx), np.asarray(data)))
+                except Exception as exc:
+                    _record_failure(summary, tuple(np.atleast_1d(idx).tolist()) if idx is not None else (), exc, on_error)
+            results = _write_batch(engine, prepared, conc)
+            for k, (index, _) in enumerate(prepared):
+                exc = results[k]
+                if exc is None:
+                    summary.written.append(index)
+                    summary.last_index = index
                 else:
-                    prepared.append((array._check_chunk_index(idx), np.asarray(data)))
-            except Exception as exc:
-                _record_failure(summary, tuple(np.atleast_1d(idx).tolist()) if idx is not None else (), exc, on_error)
-        results = _write_batch(array, prepared, conc)
-        for k, (index, _) in enumerate(prepared):
-            exc = results[k]
-            if exc is None:
-                summary.written.append(index)
-                summary.last_index = index
-            else:
-                _record_failure(summary, index, exc, on_error)
-        if checkpoint is not None:
-            _call(checkpoint, "checkpoint", summary)
-    _event("stream_stop", array, kind="write_stream", written=len(summary.written), failed=len(summary.failed))
+                    _record_failure(summary, index, exc, on_error)
+            if bar is not None:
+                bar.step(total, len(chunk_items))
+            if checkpoint is not None:
+                _call(checkpoint, "checkpoint", summary)
+    finally:
+        if bar is not None:
+            bar.close()
+    _event("stream_stop", engine, kind="write_stream", written=len(summary.written), failed=len(summary.failed))
     return summary
 
 
-def _write_batch(array: Array, prepared: list[tuple[ChunkIndex, np.ndarray]], conc: int) -> list[BaseException | None]:
+def _write_batch(engine: ChunkEngine, prepared: list[tuple[ChunkIndex, np.ndarray]], conc: int) -> list[BaseException | None]:
     """Write whole chunks concurrently; one slot per item holds its error (or ``None``)."""
     results: list[BaseException | None] = [None] * len(prepared)
 
     def one(k: int) -> None:
         try:
-            _write_whole(array, *prepared[k])
+            _write_whole(engine, *prepared[k])
         except Exception as exc:
             results[k] = exc
 

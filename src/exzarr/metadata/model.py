@@ -46,11 +46,6 @@ class ArrayMetadata:
         return grid_shape(self.shape, self.chunks)
 
     @property
-    def interior_grid(self) -> tuple[int, ...]:
-        """Chunks per dimension that lie wholly inside the array (the rest are edge chunks)."""
-        return tuple(s // c if c else 0 for s, c in zip(self.shape, self.chunks, strict=True))
-
-    @property
     def nchunks(self) -> int:
         return math.prod(self.grid_shape)
 

@@ -7,9 +7,11 @@ from hypothesis import strategies as st
 
 
 @st.composite
-def shapes_and_chunks(draw: st.DrawFn, max_ndim: int = 3, max_side: int = 12) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """An array shape (dimensions may be 0) and a chunk shape (every chunk side >= 1)."""
-    ndim = draw(st.integers(1, max_ndim))
+def shapes_and_chunks(
+    draw: st.DrawFn, max_ndim: int = 3, max_side: int = 12, min_ndim: int = 1
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """An array shape (dimensions may be 0; ``min_ndim=0`` allows 0-d) and a chunk shape (every chunk side >= 1)."""
+    ndim = draw(st.integers(min_ndim, max_ndim))
     shape = tuple(draw(st.lists(st.integers(0, max_side), min_size=ndim, max_size=ndim)))
     chunks = tuple(draw(st.integers(1, max(1, s + 1))) for s in shape)
     return shape, chunks

@@ -1,0 +1,224 @@
+"""Sharded I/O: reading inner chunks by byte range and rewriting parts of shards.
+
+Used by the engine for the ``sharded`` layout (:mod:`exzarr.engine.layout`). A read of a
+selection groups its inner chunks by shard, fetches each shard's index with one range
+request (the last or first ``index_nbytes`` bytes), then the inner chunks it needs with one
+request per run of adjacent chunks, and decodes them on the pool. A partial write decodes,
+updates and re-encodes only the inner chunks it touches and keeps every other inner chunk's
+stored bytes. Inner chunks of a whole shard are encoded in parallel here (the codec itself
+never runs a pool).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .. import telemetry
+from ..cache import ChunkCache
+from ..codecs.base import Buffer
+from ..codecs.sharding import ShardingCodec, byte_view, shard_ranges
+from ..errors import ChunkDecodeError, decoding
+from ..indexing import CoordinateSelection, OrthogonalSelection, rechunk
+from ..storage.base import ByteRange, Store
+from .executor import cpu_gate, resolve_concurrency, run_tasks
+from .plan import ChunkTask, plan_coordinate, plan_orthogonal
+
+Index = tuple[int, ...]
+
+
+class ShardIO:
+    """Partial reads and writes of the shards of one array (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        key_of: Callable[[Index], str],
+        sharding: ShardingCodec,
+        dtype: np.dtype,
+        fill: Any,
+        cache: ChunkCache | None,
+    ) -> None:
+        self.store, self.name, self.key_of = store, name, key_of
+        self.sh, self.dtype, self.fill, self.cache = sharding, dtype, fill, cache
+        n = sharding.index_nbytes()
+        self._index_range = ByteRange.from_suffix(n) if sharding.index_location == "end" else ByteRange(0, n)
+
+    # -- reading -----------------------------------------------------------------------------
+    def index(self, key: str) -> np.ndarray | None:
+        """The index of the shard at ``key`` (one range request), or ``None`` if the shard is missing."""
+        raw = self.store.get(key, self._index_range)
+        if raw is None:
+            return None
+        with decoding(self.name, key, part="index"):
+            return self.sh.decode_index(raw)
+
+    def fetch(self, key: str, index: np.ndarray, wanted: list[Index]) -> dict[Index, memoryview]:
+        """Stored bytes of the ``wanted`` inner chunks present in a shard, fetched with one
+        byte-range request per run of adjacent chunks."""
+        with decoding(self.name, key, part="index"):
+            ranges = shard_ranges(index, wanted)
+        blobs = self.store.get_many([key] * len(ranges), [ByteRange(a, b) for a, b, _ in ranges])
+        found: dict[Index, memoryview] = {}
+        for (a, b, members), blob in zip(ranges, blobs, strict=True):
+            if blob is None or len(blob) != b - a:
+                raise ChunkDecodeError(
+                    f"array {self.name!r}: shard {key!r}: inner chunk bytes [{a}, {b}) lie outside the shard",
+                    array=self.name,
+                    key=key,
+                )
+            mv = memoryview(blob)
+            for idx, off, n in members:
+                found[idx] = mv[off - a : off - a + n]
+        return found
+
+    def decode_inner(self, key: str, local: Index, data: Buffer) -> np.ndarray:
+        with decoding(self.name, key, inner=local):
+            return self.sh.inner_pipeline.decode(data)
+
+    def read_unit(self, shard: Index, local: Index) -> tuple[np.ndarray | None, int]:
+        """One whole inner chunk (``None`` when absent) and its stored size."""
+        key = self.key_of(shard)
+        index = self.index(key)
+        data = self.fetch(key, index, [local]).get(local) if index is not None else None
+        if data is None:
+            return None, 0
+        return self.decode_inner(key, local, data), len(data)
+
+    def stored_chunks(self, shards: Iterator[Index], grid: tuple[int, ...]) -> Iterator[Index]:
+        """Grid indices of the inner chunks present in the given stored shards."""
+        cps = self.sh.cps
+        for shard in shards:
+            index = self.index(self.key_of(shard))
+            if index is None:
+                continue
+            present = ~((index[..., 0] == np.uint64(2**64 - 1)) & (index[..., 1] == np.uint64(2**64 - 1)))
+            for local in zip(*np.nonzero(present), strict=True):
+                idx = tuple(int(s * n + i) for s, n, i in zip(shard, cps, local, strict=True))
+                if all(i < g for i, g in zip(idx, grid, strict=True)):
+                    yield idx
+
+    def read(self, sel: OrthogonalSelection | CoordinateSelection, out: np.ndarray, conc: int, run: Callable[..., None]) -> None:
+        """Fill ``out`` with a selection, touching only the inner chunks it needs."""
+        sh = self.sh
+        inner_shape, cps = sh.chunk_shape, sh.cps
+        sel = rechunk(sel, inner_shape)
+        if isinstance(sel, OrthogonalSelection):
+            tasks, flat = list(plan_orthogonal(sel, inner_shape)), out
+        else:
+            tasks, flat = list(plan_coordinate(sel)), out.reshape(-1)
+        groups: dict[Index, list[ChunkTask]] = {}
+        for t in tasks:
+            groups.setdefault(tuple(c // n for c, n in zip(t.chunk_coords, cps, strict=True)), []).append(t)
+        key_of, fill, cache, name = self.key_of, self.fill, self.cache, self.name
+        inner_decode = sh.inner_pipeline.decode
+        traced = telemetry.enabled()
+        if traced:
+            inner_decode = telemetry.timed("decode", inner_decode, name)
+
+        def fetch(shard: Index, ts: list[ChunkTask]) -> list[tuple[ChunkTask, str, Index, Any, int]]:
+            key = key_of(shard)
+            token = cache.token() if cache is not None else 0
+            local = {tuple(c - s * n for c, s, n in zip(t.chunk_coords, shard, cps, strict=True)): t for t in ts}
+            if cache is not None:
+                hits = {i: cache.get((key, t.chunk_coords)) for i, t in local.items()}
+                if all(h is not None for h in hits.values()):
+                    return [(t, key, i, hits[i], token) for i, t in local.items()]
+            timer = telemetry.Timer("chunk_read", name, shard, key) if traced else None
+            if timer is not None:
+                timer.__enter__()
+            index = self.index(key)
+            if index is None:
+                return [(t, key, i, None, token) for i, t in local.items()]
+            found = self.fetch(key, index, list(local))
+            if timer is not None:
+                timer.nbytes = sum(len(v) for v in found.values())
+                timer.__exit__(None, None, None)
+            return [(t, key, i, found.get(i), token) for i, t in local.items()]
+
+        def decode_one(item: tuple[ChunkTask, str, Index, Any, int]) -> None:
+            t, key, local, data, token = item
+            if data is None:
+                flat[t.out_selection] = fill
+                return
+            if isinstance(data, np.ndarray):  # from the cache
+                flat[t.out_selection] = data[t.chunk_selection]
+                return
+            with decoding(name, key, inner=local):
+                chunk = inner_decode(data)
+            if cache is not None:
+                cache.put((key, t.chunk_coords), chunk, token)
+            flat[t.out_selection] = chunk[t.chunk_selection]
+
+        if len(groups) >= conc:
+            # many shards: each worker fetches one shard and decodes its inner chunks, then takes the next
+            # (I/O overlaps decoding; at most `conc` shards of stored bytes are held at once)
+            gate = cpu_gate(conc)
+
+            def shard_task(item: tuple[Index, list[ChunkTask]]) -> None:
+                fetched = fetch(*item)
+                with gate:
+                    for f in fetched:
+                        decode_one(f)
+
+            run(shard_task, list(groups.items()), conc)
+        else:
+            # few shards (a small read, or one big shard): decode each shard's inner chunks in parallel
+            for shard, ts in groups.items():
+                run(decode_one, fetch(shard, ts), resolve_concurrency(None) if conc > 1 else 1)
+
+    # -- writing -----------------------------------------------------------------------------
+    def encode(
+        self, chunk: np.ndarray, raw: dict[Index, bytes] | None = None, only: set[Index] | None = None
+    ) -> list[bytes] | None:
+        """A shard from a whole decoded shard ``chunk``: the inner chunks in ``only`` (default: all)
+        are encoded, in parallel on the pool, the others are taken from ``raw`` (stored bytes kept
+        as they are). ``None`` when no inner chunk is left (the shard is deleted)."""
+        sh = self.sh
+        todo = sh.inner_indices() if only is None else sorted(only)
+        encoded: dict[Index, bytes | None] = dict(raw or {})
+        inner_encode = sh.encode_inner_chunk  # looked up per call: tests may instrument the pipeline
+
+        def enc(idx: Index) -> None:
+            encoded[idx] = inner_encode(chunk[sh.region(idx)])
+
+        run_tasks(enc, todo)
+        parts = sh.assemble(encoded)
+        return None if sh.is_empty(parts) else parts
+
+    def rewrite(self, key: str, data: Buffer, csel: tuple[Any, ...], piece: np.ndarray) -> list[bytes] | None:
+        """Write ``piece`` into part of the stored shard ``data``: the inner chunks the selection
+        touches are decoded, updated and re-encoded; every other inner chunk keeps its stored
+        bytes. Returns the new shard's parts, or ``None`` when it ends up empty (delete it)."""
+        sh = self.sh
+        raw = byte_view(data)
+        with decoding(self.name, key, part="index"):
+            index = sh.decode_index(sh.index_bytes_of(raw))
+        per_dim = []
+        for sel, n, c in zip(csel, sh.shard_shape, sh.chunk_shape, strict=True):
+            picked = np.arange(n)[sel] if not isinstance(sel, (int, np.integer)) else np.array([sel])
+            per_dim.append(np.unique(np.asarray(picked).ravel() // c).tolist())
+        touched = set(itertools.product(*per_dim))
+
+        def stored(idx: Index) -> memoryview | None:
+            with decoding(self.name, key, part="index"):
+                where = sh.stored_range(index, idx, len(raw))
+            return None if where is None else raw[where[0] : where[0] + where[1]]
+
+        chunk = np.full(sh.shard_shape, self.fill, dtype=self.dtype)
+        for idx in touched:
+            b = stored(idx)
+            if b is not None:
+                chunk[sh.region(idx)] = self.decode_inner(key, idx, b)
+        chunk[csel] = piece
+        keep = {}
+        for idx in sh.inner_indices():
+            if idx not in touched:
+                b = stored(idx)
+                if b is not None:
+                    keep[idx] = bytes(b)
+        return self.encode(chunk, raw=keep, only=touched)

@@ -1,0 +1,9 @@
+"""Suite-wide: every read output starts as a marker pattern, not uninitialised memory, so a fast
+path that allocates an output and leaves part of it unwritten fails loudly instead of returning
+whatever the allocator happened to hand back (which is how 0-d reads "worked" in one process)."""
+
+from __future__ import annotations
+
+from exzarr.engine.core import poison_outputs
+
+poison_outputs(True)
