@@ -8,22 +8,15 @@ import numpy as np
 
 from . import metadata as md
 from .array import Array
-from .errors import MetadataError, NodeExistsError, NodeNotFoundError
-from .group import Group, normalize_path
+from .errors import MetadataError, NodeNotFoundError
+from .group import Group
 from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
+from .nodes import ArrayOptions, ArraySpec, check_mode, normalize_path, resolve, resolve_array, resolve_group, split_kwargs
 from .storage.base import Store
 from .storage.url import make_store
 
 __all__ = ["consolidate_metadata", "create", "create_group", "load", "open", "open_array", "open_group", "save"]
-
-_MODES = ("r", "r+", "a", "w", "w-", "x")
-
-
-def _check_mode(mode: str) -> str:
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-    return "w-" if mode == "x" else mode
 
 
 def _resolve(
@@ -32,6 +25,40 @@ def _resolve(
     store, base = make_store(path, storage=storage, storage_options=storage_options, mode=mode)
     sub = normalize_path(node or "")
     return store, "/".join(p for p in (base, sub) if p)
+
+
+def _group(
+    store: Store, path: str, meta: GroupMetadata, read_only: bool, options: ArrayOptions, use_consolidated: bool | None
+) -> Group:
+    """A group opened on its consolidated metadata (``use_consolidated`` ``None``/``True``), or on each
+    node's own metadata, checked against the consolidated entries (``False``)."""
+    nodes = consolidated_md.read(store, path, meta)
+    if use_consolidated and nodes is None:
+        raise MetadataError(f"use_consolidated=True, but the group at {'/' + path!r} in {store!r} has no consolidated metadata")
+    if use_consolidated is False:
+        return Group(store, path, meta, read_only=read_only, options=options, check_against=nodes)
+    return Group(store, path, meta, read_only=read_only, options=options, consolidated=nodes)
+
+
+def _node(
+    store: Store, path: str, meta: Any, read_only: bool, options: ArrayOptions, use_consolidated: bool | None
+) -> Array | Group:
+    if isinstance(meta, ArrayMetadata):
+        return Array(store, path, meta, read_only=read_only, options=options)
+    return _group(store, path, meta, read_only, options, use_consolidated)
+
+
+def _creation_spec(kwargs: dict[str, Any], mode: str, zarr_format: int | None, caller: str) -> ArraySpec | None:
+    """The :class:`ArraySpec` that ``open``'s extra keywords describe (``None`` without any)."""
+    spec_kw, _ = split_kwargs(kwargs, caller)
+    if not spec_kw:
+        return None
+    if mode in ("r", "r+"):
+        names = ", ".join(f"{k}=" for k in spec_kw)
+        raise ValueError(f"{caller}(mode={mode!r}) opens an existing node and creates nothing: {names} would be ignored")
+    if "shape" not in spec_kw:
+        raise TypeError(f"{caller}() needs shape= to create an array (got {', '.join(f'{k}=' for k in spec_kw)})")
+    return ArraySpec(**spec_kw, zarr_format=zarr_format or 3)
 
 
 def create(
@@ -103,11 +130,10 @@ def create(
     >>> a.shape, a.chunks, a.zarr_format
     ((1000, 1000), (100, 100), 3)
     """
-    mode = _check_mode(mode)
+    mode = check_mode(mode)
     if mode in ("r", "r+"):
         raise ValueError(f"create needs a writable mode ('w-', 'w' or 'a'), got {mode!r}")
-    store, npath = _resolve(path, storage, storage_options, mode, node)
-    meta = md.build_array_metadata(
+    spec = ArraySpec(
         shape=shape,
         chunks=chunks,
         dtype=dtype,
@@ -123,46 +149,10 @@ def create(
         chunk_key_encoding=chunk_key_encoding,
         shards=shards,
     )
-    existing = md.read_metadata(store, npath)
-    if existing is not None:
-        if mode == "w-":
-            raise NodeExistsError(f"a node already exists at {'/' + npath!r} in {store!r} (use mode='w' to overwrite)")
-        if mode == "a":
-            if isinstance(existing, ArrayMetadata):
-                return Array(
-                    store,
-                    npath,
-                    existing,
-                    write_empty_chunks=write_empty_chunks,
-                    process_locks=process_locks,
-                    cache_bytes=cache_bytes,
-                )
-            raise NodeExistsError(f"a group exists at {'/' + npath!r} in {store!r}")
-        store.delete_prefix(npath)  # at the root: every key
-    md.write_metadata(store, npath, meta)
-    return Array(store, npath, meta, write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
-
-
-def _open_existing(
-    store: Store,
-    npath: str,
-    mode: str,
-    zarr_format: int | None,
-    process_locks: bool = False,
-    use_consolidated: bool | None = None,
-    cache_bytes: int | None = None,
-) -> Array | Group | None:
-    meta = md.read_metadata(store, npath, zarr_format=zarr_format)
-    if meta is None:
-        return None
-    if isinstance(meta, ArrayMetadata):
-        return Array(store, npath, meta, read_only=mode == "r", process_locks=process_locks, cache_bytes=cache_bytes)
-    nodes = consolidated_md.read(store, npath, meta)
-    if use_consolidated and nodes is None:
-        raise MetadataError(f"use_consolidated=True, but the group at {'/' + npath!r} in {store!r} has no consolidated metadata")
-    if use_consolidated is False:
-        return Group(store, npath, meta, read_only=mode == "r", check_against=nodes)
-    return Group(store, npath, meta, read_only=mode == "r", consolidated=nodes)
+    options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
+    store, npath = _resolve(path, storage, storage_options, mode, node)
+    meta, read_only = resolve_array(store, npath, mode, array=spec)
+    return Array(store, npath, meta, read_only=read_only, options=options)
 
 
 def open(
@@ -173,8 +163,9 @@ def open(
     storage_options: dict[str, Any] | None = None,
     zarr_format: int | None = None,
     node: str | None = None,
-    process_locks: bool = False,
     use_consolidated: bool | None = None,
+    write_empty_chunks: bool | None = None,
+    process_locks: bool = False,
     cache_bytes: int | None = None,
     **create_kwargs: Any,
 ) -> Array | Group:
@@ -182,9 +173,12 @@ def open(
 
     ``mode="r"``/``"r+"`` raise :class:`~exzarr.errors.NodeNotFoundError` for a missing
     node and never create anything; ``"a"`` and ``"w"`` create an array (when
-    ``shape=`` is given) or a group. A group with consolidated metadata serves its whole
-    hierarchy from it (``use_consolidated=None``, the default); ``True`` requires it and
-    ``False`` ignores it, reading each node's own metadata and warning
+    ``shape=`` and the other keyword arguments of :func:`create` are given) or a group.
+    ``write_empty_chunks``, ``process_locks`` and ``cache_bytes`` apply to the array opened
+    (or to the arrays a group opens). A keyword that is none of these is a ``TypeError``.
+    A group with consolidated metadata serves its whole hierarchy from it
+    (``use_consolidated=None``, the default); ``True`` requires it and ``False`` ignores it,
+    reading each node's own metadata and warning
     (:class:`~exzarr.errors.ConsolidatedMetadataWarning`) where the two disagree.
 
     >>> import exzarr
@@ -192,25 +186,12 @@ def open(
     >>> exzarr.open("memory://doc-open").shape
     (3,)
     """
-    mode = _check_mode(mode)
+    mode = check_mode(mode)
+    spec = _creation_spec(create_kwargs, mode, zarr_format, "open")
+    options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
-    if mode in ("r", "r+", "a"):
-        node_ = _open_existing(store, npath, mode, zarr_format, process_locks, use_consolidated, cache_bytes)
-        if node_ is not None:
-            return node_
-        if mode in ("r", "r+"):
-            raise NodeNotFoundError(f"no array or group at {'/' + npath!r} in {store!r}")
-    if "shape" in create_kwargs:
-        return create(
-            store,
-            node=npath,
-            mode=mode,
-            zarr_format=zarr_format or 3,
-            process_locks=process_locks,
-            cache_bytes=cache_bytes,
-            **create_kwargs,
-        )
-    return create_group(store, node=npath, mode=mode, zarr_format=zarr_format or 3)
+    meta, read_only = resolve(store, npath, mode, kind=None, zarr_format=zarr_format, array=spec)
+    return _node(store, npath, meta, read_only, options, use_consolidated)
 
 
 def open_array(
@@ -221,34 +202,18 @@ def open_array(
     storage_options: dict[str, Any] | None = None,
     zarr_format: int | None = None,
     node: str | None = None,
+    write_empty_chunks: bool | None = None,
     process_locks: bool = False,
     cache_bytes: int | None = None,
     **create_kwargs: Any,
 ) -> Array:
     """Like :func:`open`, but the node must be an array."""
-    mode = _check_mode(mode)
+    mode = check_mode(mode)
+    spec = _creation_spec(create_kwargs, mode, zarr_format, "open_array")
+    options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
-    if mode != "w":
-        found = _open_existing(store, npath, mode, zarr_format, process_locks, cache_bytes=cache_bytes)
-        if isinstance(found, Array):
-            if mode == "w-":
-                raise NodeExistsError(f"an array already exists at {'/' + npath!r} in {store!r}")
-            return found
-        if found is not None:
-            raise NodeNotFoundError(f"{'/' + npath!r} in {store!r} is a group, not an array")
-        if mode in ("r", "r+"):
-            raise NodeNotFoundError(f"no array at {'/' + npath!r} in {store!r}")
-    if "shape" not in create_kwargs:
-        raise NodeNotFoundError(f"no array at {'/' + npath!r} in {store!r} (pass shape= to create one)")
-    return create(
-        store,
-        node=npath,
-        mode=mode,
-        zarr_format=zarr_format or 3,
-        process_locks=process_locks,
-        cache_bytes=cache_bytes,
-        **create_kwargs,
-    )
+    meta, read_only = resolve_array(store, npath, mode, zarr_format=zarr_format, array=spec)
+    return Array(store, npath, meta, read_only=read_only, options=options)
 
 
 def open_group(
@@ -261,22 +226,17 @@ def open_group(
     node: str | None = None,
     attributes: dict[str, Any] | None = None,
     use_consolidated: bool | None = None,
+    write_empty_chunks: bool | None = None,
+    process_locks: bool = False,
+    cache_bytes: int | None = None,
 ) -> Group:
     """Open a group (created when missing unless ``mode`` is ``"r"``/``"r+"``); see :func:`open`
-    for ``use_consolidated``."""
-    mode = _check_mode(mode)
+    for ``use_consolidated`` and the array options, which apply to the arrays the group opens."""
+    mode = check_mode(mode)
+    options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
-    if mode != "w":
-        found = _open_existing(store, npath, mode, zarr_format, use_consolidated=use_consolidated)
-        if isinstance(found, Group):
-            if mode == "w-":
-                raise NodeExistsError(f"a group already exists at {'/' + npath!r} in {store!r}")
-            return found
-        if found is not None:
-            raise NodeNotFoundError(f"{'/' + npath!r} in {store!r} is an array, not a group")
-        if mode in ("r", "r+"):
-            raise NodeNotFoundError(f"no group at {'/' + npath!r} in {store!r}")
-    return create_group(store, node=npath, mode=mode, zarr_format=zarr_format or 3, attributes=attributes)
+    meta, read_only = resolve_group(store, npath, mode, zarr_format=zarr_format, attributes=attributes)
+    return _group(store, npath, meta, read_only, options, use_consolidated)
 
 
 def create_group(
@@ -296,19 +256,11 @@ def create_group(
     >>> g.attrs["title"]
     'demo'
     """
-    mode = _check_mode(mode)
+    mode = check_mode(mode)
     if mode in ("r", "r+"):
         raise ValueError(f"create_group needs a writable mode, got {mode!r}")
     store, npath = _resolve(path, storage, storage_options, mode, node)
-    meta = md.build_group_metadata(zarr_format, attributes)
-    existing = md.read_metadata(store, npath)
-    if existing is not None:
-        if mode == "w-":
-            raise NodeExistsError(f"a node already exists at {'/' + npath!r} in {store!r} (use mode='w' to overwrite)")
-        if mode == "a" and existing.zarr_format == zarr_format and not isinstance(existing, ArrayMetadata):
-            return Group(store, npath, existing)
-        store.delete_prefix(npath)
-    md.write_metadata(store, npath, meta)
+    meta, _ = resolve_group(store, npath, mode, zarr_format=zarr_format, attributes=attributes)
     return Group(store, npath, meta)
 
 

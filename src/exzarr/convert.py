@@ -15,15 +15,18 @@ from typing import Any
 
 from . import metadata as md
 from .array import Array
-from .codecs import BytesCodec
 from .codecs.base import ArrayArrayCodec, BytesBytesCodec
+from .codecs.bytes import BytesCodec
 from .codecs.numcodecs_compat import NumcodecsArrayArrayCodec
 from .codecs.sharding import ShardingCodec
 from .codecs.transpose import TransposeCodec
+from .engine.core import ChunkEngine, EngineSpec
 from .engine.executor import resolve_concurrency, run_tasks
+from .engine.progress import ProgressArg, make_progress
 from .errors import MetadataError
 from .group import Group
 from .metadata.model import ArrayMetadata
+from .nodes import check_mode, resolve_array, resolve_group
 from .storage.base import Store
 from .storage.url import make_store
 
@@ -48,7 +51,7 @@ def copy(
     compressor: Any = KEEP,
     chunks: Any = None,
     shards: Any = KEEP,
-    progress: bool = False,
+    progress: ProgressArg = False,
     progress_callback: Callable[[int, int], Any] | None = None,
     max_concurrency: int | None = None,
     mode: str = "w-",
@@ -60,7 +63,8 @@ def copy(
     ``zarr_format`` converts between v2 and v3; ``compressor`` (as in :func:`exzarr.create`,
     ``None`` for none) re-encodes; ``chunks``/``shards`` rechunk (``shards=None`` unshards).
     Unchanged encodings copy the stored bytes as they are. ``progress=True`` draws a progress
-    bar; ``progress_callback(done, total)`` reports objects copied.
+    bar; a callable ``progress(done, total)`` (or ``progress_callback=``) is told of each stored
+    object copied. ``mode`` is ``"w-"`` (refuse to replace anything at ``dst``) or ``"w"``.
 
     >>> import exzarr, numpy as np
     >>> a = exzarr.save("memory://doc-copy-src", np.arange(12).reshape(3, 4), zarr_format=2)
@@ -68,6 +72,9 @@ def copy(
     >>> b.zarr_format, b.chunks, b[...].sum()
     (3, (2, 2), np.int64(66))
     """
+    mode = check_mode(mode)
+    if mode not in ("w", "w-"):
+        raise ValueError(f"copy: mode must be 'w-' or 'w', got {mode!r}")
     node = _open_src(src)
     store, path = make_store(dst, storage=storage, storage_options=storage_options, mode="a")
     if isinstance(dst, Store):
@@ -83,10 +90,9 @@ def copy(
 
 
 def _plan_group(g: Group, store: Store, path: str, opts: dict[str, Any], jobs: list) -> Group:
-    from .api import create_group
-
     fmt = opts["zarr_format"] or g.zarr_format
-    out = create_group(store, node=path, attributes=dict(g.attrs), zarr_format=fmt, mode=opts["mode"])
+    meta, _ = resolve_group(store, path, opts["mode"], zarr_format=fmt, attributes=dict(g.attrs))
+    out = Group(store, path, meta)
     for name, child in g.members():
         child_path = f"{path}/{name}" if path else name
         if isinstance(child, Array):
@@ -146,10 +152,10 @@ def _encoding_of(src: Array, fmt: int) -> tuple[Any, list[Any], str]:
     pipe = meta.pipeline
     ab = pipe.array_bytes_codec
     inner = ab.inner_pipeline if isinstance(ab, ShardingCodec) else pipe
-    aa = [c for c, _ in inner._aa] + ([c for c, _ in pipe._aa] if inner is not pipe else [])
+    aa = [*inner.array_array_codecs, *(pipe.array_array_codecs if inner is not pipe else ())]
     order = "F" if any(isinstance(c, TransposeCodec) and c.order == tuple(reversed(range(len(c.order)))) for c in aa) else "C"
     filters = [c.codec if fmt == 2 else c for c in aa if isinstance(c, NumcodecsArrayArrayCodec)]
-    comps = [c for c in inner._bb if isinstance(c, BytesBytesCodec) and c.name != "crc32c"]
+    comps = [c for c in inner.bytes_bytes_codecs if isinstance(c, BytesBytesCodec) and c.name != "crc32c"]
     return (comps[0] if comps else None), filters, order
 
 
@@ -205,24 +211,19 @@ def _norm(cfg: dict[str, Any]) -> str:
 
 def _plan_array(src: Array, store: Store, path: str, opts: dict[str, Any], jobs: list) -> Array:
     target = _target_metadata(src, opts)
-    existing = md.read_metadata(store, path)
-    if existing is not None:
-        if opts["mode"] == "w-":
-            from .errors import NodeExistsError
-
-            raise NodeExistsError(f"a node already exists at {'/' + path!r} in {store!r} (use mode='w')")
-        store.delete_prefix(path)
-    md.write_metadata(store, path, target)
-    dst = Array(store, path, target)
+    meta, _ = resolve_array(store, path, opts["mode"], array=target)
+    dst = Array(store, path, meta)
+    src_io = ChunkEngine(EngineSpec.from_metadata(src.store, src.path, src.metadata, read_only=True))
     sig_src, sig_dst = _signature(src.metadata), _signature(target)
     if sig_src is not None and sig_src == sig_dst:
-        for coords in sorted(src._stored_grid()):  # the stored objects, byte for byte, renamed for the target
-            jobs.append(_raw_job(src, dst, coords))
+        dst_io = ChunkEngine(EngineSpec.from_metadata(store, path, target))
+        for coords in sorted(src_io.stored_objects()):  # the stored objects, byte for byte, renamed for the target
+            jobs.append(_raw_job(src_io, dst_io, coords))
         return dst
     # decode and re-encode, one target storage object (chunk or shard) at a time
     grid = dst.metadata.chunks
     regions = set()
-    for coords in src._stored_grid():
+    for coords in src_io.stored_objects():
         lo = [c * n for c, n in zip(coords, src.metadata.chunks, strict=True)]
         hi = [min(a + n, s) for a, n, s in zip(lo, src.metadata.chunks, src.shape, strict=True)]
         ranges = [range(a // g, -(-b // g)) for a, b, g in zip(lo, hi, grid, strict=True)]
@@ -232,11 +233,11 @@ def _plan_array(src: Array, store: Store, path: str, opts: dict[str, Any], jobs:
     return dst
 
 
-def _raw_job(src: Array, dst: Array, coords: tuple[int, ...]) -> Callable[[], None]:
+def _raw_job(src: ChunkEngine, dst: ChunkEngine, coords: tuple[int, ...]) -> Callable[[], None]:
     def job() -> None:
-        data = src.store.get(src._key(coords))
+        data = src.store.get(src.object_key(coords))
         if data is not None:
-            dst.store.set(dst._key(coords), data)
+            dst.store.set(dst.object_key(coords), data)
 
     return job
 
@@ -253,37 +254,21 @@ def _recode_job(src: Array, dst: Array, region: tuple[int, ...]) -> Callable[[],
 
 def _run_jobs(
     jobs: list[Callable[[], None]],
-    progress: bool,
+    progress: ProgressArg,
     progress_callback: Callable[[int, int], Any] | None,
     max_concurrency: int | None,
     node: Array | Group,
 ) -> None:
-    import threading
-
     total = len(jobs)
-    done = [0]
-    lock = threading.Lock()
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # pragma: no cover
-            raise ImportError("progress=True needs tqdm: pip install tqdm (or pass progress_callback=)") from None
-        bar = tqdm(total=total, desc=f"copy {node.name}", unit="obj")
+    bar = make_progress(progress, progress_callback, total=total, desc=f"copy {node.name}", unit="obj")
 
     def run(job: Callable[[], None]) -> None:
         job()
-        with lock:
-            done[0] += 1
-            n = done[0]
         if bar is not None:
-            bar.update(1)
-        if progress_callback is not None:
-            progress_callback(n, total)
+            bar.step(total)
 
-    io_bound = getattr(getattr(node, "store", None), "io_bound", False)
     try:
-        run_tasks(run, jobs, max_concurrency=resolve_concurrency(max_concurrency, io_bound=io_bound))
+        run_tasks(run, jobs, max_concurrency=resolve_concurrency(max_concurrency, io_bound=node.store.io_bound))
     finally:
         if bar is not None:
             bar.close()

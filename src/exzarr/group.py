@@ -9,21 +9,15 @@ from typing import Any
 from . import metadata as md
 from .array import Array
 from .attrs import Attributes
+from .chunk_grid import normalize_shape
+from .dtypes import as_data_type
 from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, ReadOnlyError
 from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
+from .nodes import ArrayOptions, ArraySpec, normalize_path, resolve_array, resolve_group, split_kwargs
 from .storage.base import Store
 
-__all__ = ["Group", "normalize_path", "node_from_metadata"]
-
-
-def normalize_path(path: str) -> str:
-    """Strip slashes, collapse ``//`` and refuse ``.``/``..`` segments."""
-    parts = [p for p in str(path).split("/") if p]
-    for p in parts:
-        if p in (".", ".."):
-            raise ValueError(f"invalid node path {path!r}: '.' and '..' segments are not allowed")
-    return "/".join(parts)
+__all__ = ["Group", "node_from_metadata"]
 
 
 def _check_name(name: str) -> None:
@@ -32,10 +26,21 @@ def _check_name(name: str) -> None:
             raise ValueError(f"invalid node name {name!r}: names must be non-empty, not all dots, not start with '__'")
 
 
-def node_from_metadata(store: Store, path: str, meta: ArrayMetadata | GroupMetadata, *, read_only: bool = False) -> Array | Group:
+def node_from_metadata(
+    store: Store,
+    path: str,
+    meta: ArrayMetadata | GroupMetadata,
+    *,
+    read_only: bool = False,
+    options: ArrayOptions | None = None,
+    consolidated: consolidated_md.Nodes | None = None,
+    check_against: consolidated_md.Nodes | None = None,
+) -> Array | Group:
+    """The :class:`Array` or :class:`Group` for stored metadata (``options`` apply to arrays, and
+    to the arrays a group opens)."""
     if isinstance(meta, ArrayMetadata):
-        return Array(store, path, meta, read_only=read_only)
-    return Group(store, path, meta, read_only=read_only)
+        return Array(store, path, meta, read_only=read_only, options=options)
+    return Group(store, path, meta, read_only=read_only, options=options, consolidated=consolidated, check_against=check_against)
 
 
 class Group:
@@ -58,6 +63,7 @@ class Group:
         metadata: GroupMetadata,
         *,
         read_only: bool = False,
+        options: ArrayOptions | None = None,
         consolidated: consolidated_md.Nodes | None = None,
         check_against: consolidated_md.Nodes | None = None,
     ) -> None:
@@ -65,6 +71,7 @@ class Group:
         self._path = normalize_path(path)
         self._meta = metadata
         self._read_only = read_only or store.read_only
+        self._options = options if options is not None else ArrayOptions()  # for the arrays it opens
         # nodes below this group from consolidated metadata: lookups and listings then cost no requests
         self._consolidated = consolidated
         # with use_consolidated=False: consolidated entries to compare against (stale ones are reported)
@@ -101,7 +108,7 @@ class Group:
 
     @property
     def attrs(self) -> Attributes:
-        return Attributes(self)
+        return Attributes(self._read_attributes, self._write_attributes)
 
     def __repr__(self) -> str:
         return f"<exzarr.Group {self.name!r} v{self.zarr_format}>"
@@ -143,30 +150,26 @@ class Group:
     def _get_node(self, name: str) -> Array | Group | None:
         path = self._child(name)
         rel = normalize_path(name)
+        ro, opts = self._read_only, self._options
         if self._consolidated is not None:
             meta = self._consolidated.get(rel)
             if meta is None:
                 return None
-            if isinstance(meta, GroupMetadata):
-                sub = consolidated_md.subset(self._consolidated, rel)
-                return Group(self._store, path, meta, read_only=self._read_only, consolidated=sub)
-            return Array(self._store, path, meta, read_only=self._read_only)
+            sub = consolidated_md.subset(self._consolidated, rel) if isinstance(meta, GroupMetadata) else None
+            return node_from_metadata(self._store, path, meta, read_only=ro, options=opts, consolidated=sub)
         meta = md.read_metadata(self._store, path, zarr_format=self.zarr_format)
         if meta is None:
             return None
-        if self._check_against is not None and rel in self._check_against:
-            if not consolidated_md.documents_equal(meta, self._check_against[rel]):
-                warnings.warn(
-                    f"consolidated metadata of group {self.name!r} is stale for {'/' + path!r}: "
-                    "it disagrees with the node's own metadata (run exzarr.consolidate_metadata again)",
-                    ConsolidatedMetadataWarning,
-                    stacklevel=3,
-                )
-        if isinstance(meta, GroupMetadata) and self._check_against is not None:
-            return Group(
-                self._store, path, meta, read_only=self._read_only, check_against=consolidated_md.subset(self._check_against, rel)
+        check = self._check_against
+        if check is not None and rel in check and not consolidated_md.documents_equal(meta, check[rel]):
+            warnings.warn(
+                f"consolidated metadata of group {self.name!r} is stale for {'/' + path!r}: "
+                "it disagrees with the node's own metadata (run exzarr.consolidate_metadata again)",
+                ConsolidatedMetadataWarning,
+                stacklevel=3,
             )
-        return node_from_metadata(self._store, path, meta, read_only=self._read_only)
+        sub = consolidated_md.subset(check, rel) if check is not None and isinstance(meta, GroupMetadata) else None
+        return node_from_metadata(self._store, path, meta, read_only=ro, options=opts, check_against=sub)
 
     def __getitem__(self, name: str) -> Array | Group:
         node = self._get_node(name)
@@ -250,16 +253,11 @@ class Group:
         self._check_writable()
         self._consolidated = None  # the consolidated view no longer covers the hierarchy
         _check_name(normalize_path(name))
-        path = self._child(name)
-        existing = md.read_metadata(self._store, path)
-        if existing is not None:
-            if not overwrite:
-                raise NodeExistsError(f"a node already exists at {'/' + path!r}")
-            self._store.delete_prefix(path)
         self._ensure_parents(name)
-        meta = md.build_group_metadata(self.zarr_format, attributes)
-        md.write_metadata(self._store, path, meta)
-        return Group(self._store, path, meta)
+        path = self._child(name)
+        mode = "w" if overwrite else "w-"
+        meta, _ = resolve_group(self._store, path, mode, zarr_format=self.zarr_format, attributes=attributes)
+        return Group(self._store, path, meta, options=self._options)
 
     def require_group(self, name: str) -> Group:
         """The child group ``name``, created if missing (like ``mkdir -p``)."""
@@ -270,28 +268,40 @@ class Group:
             raise NodeExistsError(f"{'/' + self._child(name)!r} is an array, not a group")
         return self.create_group(name)
 
-    def create_array(self, name: str, *, overwrite: bool = False, **kwargs: Any) -> Array:
-        """Create a child array; keyword arguments are those of :func:`exzarr.create`."""
+    def _array_request(self, name: str, kwargs: dict[str, Any], caller: str) -> tuple[str, ArraySpec, ArrayOptions]:
         self._check_writable()
-        self._consolidated = None
         _check_name(normalize_path(name))
-        kwargs.setdefault("zarr_format", self.zarr_format)
-        if kwargs["zarr_format"] != self.zarr_format:
-            raise MetadataError(f"group {self.name!r} is v{self.zarr_format}; cannot hold a v{kwargs['zarr_format']} array")
-        path = self._child(name)
-        if md.read_metadata(self._store, path) is not None:
-            if not overwrite:
-                raise NodeExistsError(f"a node already exists at {'/' + path!r}")
-            self._store.delete_prefix(path)
+        spec_kw, opts = split_kwargs(kwargs, caller)
+        spec_kw.setdefault("zarr_format", self.zarr_format)
+        if spec_kw["zarr_format"] != self.zarr_format:
+            raise MetadataError(f"group {self.name!r} is v{self.zarr_format}; cannot hold a v{spec_kw['zarr_format']} array")
+        if "shape" not in spec_kw:
+            raise TypeError(f"{caller}() missing required keyword argument 'shape'")
+        given = {k: v for k, v in vars(opts).items() if k in kwargs}
+        merged = ArrayOptions(**{**vars(self._options), **given})  # the group's options, overridden per array
+        return self._child(name), ArraySpec(**spec_kw), merged
+
+    def create_array(self, name: str, *, overwrite: bool = False, **kwargs: Any) -> Array:
+        """Create a child array; keyword arguments are those of :func:`exzarr.create`
+        (``write_empty_chunks``, ``process_locks`` and ``cache_bytes`` included)."""
+        path, spec, opts = self._array_request(name, kwargs, "create_array")
+        self._consolidated = None
         self._ensure_parents(name)
-        write_empty = kwargs.pop("write_empty_chunks", None)
-        meta = md.build_array_metadata(**kwargs)
-        md.write_metadata(self._store, path, meta)
-        return Array(self._store, path, meta, write_empty_chunks=write_empty)
+        meta, _ = resolve_array(self._store, path, "w" if overwrite else "w-", array=spec)
+        return Array(self._store, path, meta, options=opts)
 
     def require_array(self, name: str, **kwargs: Any) -> Array:
+        """The child array ``name``, created (with :func:`exzarr.create`'s keyword arguments) if
+        missing. An existing array must match the ``shape`` and ``dtype`` given, if given."""
         node = self._get_node(name)
         if isinstance(node, Array):
+            for key, have in (("shape", node.shape), ("dtype", node.dtype)):
+                want = kwargs.get(key)
+                if want is None:
+                    continue
+                want = normalize_shape(want) if key == "shape" else as_data_type(want).numpy
+                if want != have:
+                    raise NodeExistsError(f"array {node.name!r} exists with {key} {have}, not {want}")
             return node
         if node is not None:
             raise NodeExistsError(f"{'/' + self._child(name)!r} is a group, not an array")

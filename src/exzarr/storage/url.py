@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from typing import Any
 
+from .._fork import at_fork
 from ..errors import StoreError
 from .base import Store
 from .local import LocalStore
@@ -14,6 +16,14 @@ from .zip import ZipStore
 
 _named_memory: dict[str, MemoryStore] = {}
 _named_lock = threading.Lock()
+
+
+@at_fork
+def _reset_after_fork() -> None:
+    global _named_lock
+    _named_lock = threading.Lock()
+
+
 _STORAGE = ("filesystem", "local", "file", "memory", "zip")
 
 
@@ -52,16 +62,29 @@ def make_store(
     if spath is not None and "://" in spath:
         scheme, rest = spath.split("://", 1)
         if scheme == "memory":
-            return memory_store(rest), ""
+            return _build(memory_store, opts, rest), ""
         if scheme == "file":
-            return LocalStore(rest, read_only=read_only, **opts), ""
+            return _build(LocalStore, opts, rest, read_only=read_only), ""
         if scheme == "zip":
-            return ZipStore(rest, "r" if read_only else "a", **opts), ""
+            return _build(ZipStore, opts, rest, "r" if read_only else "a"), ""
         raise StoreError(f"path {spath!r}: the {scheme!r} scheme needs a cloud store, which exzarr does not have yet")
     if storage == "memory" or (spath is None and storage is None):
-        return (memory_store(spath) if spath else MemoryStore()), ""
+        return (_build(memory_store, opts, spath) if spath else _build(MemoryStore, opts)), ""
     if spath is None:
         raise StoreError(f"storage={storage!r} needs a path")
     if storage == "zip" or (storage is None and spath.endswith(".zip")):
-        return ZipStore(spath, "r" if read_only else "a", **opts), ""
-    return LocalStore(spath, read_only=read_only, **opts), ""
+        return _build(ZipStore, opts, spath, "r" if read_only else "a"), ""
+    return _build(LocalStore, opts, spath, read_only=read_only), ""
+
+
+def _build(factory: Any, opts: dict[str, Any], *args: Any, **kw: Any) -> Store:
+    """``factory(*args, **kw, **opts)``, refusing ``storage_options`` the store does not take by name."""
+    params = inspect.signature(factory).parameters
+    allowed = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY or (p.default is not p.empty)]
+    allowed = [n for n in allowed if n not in kw and n != "mode"]
+    for name in opts:
+        if name not in allowed:
+            what = getattr(factory, "__name__", "this store")
+            known = ", ".join(allowed) or "none"
+            raise TypeError(f"storage_options: {name!r} is not an option of {what} (options: {known})")
+    return factory(*args, **kw, **opts)
