@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ._fork import track
+
 __all__ = ["Config", "config"]
 
 
@@ -56,6 +58,10 @@ class Config:
             self.cpu_workers = _env_int("EXZARR_CPU_WORKERS", os.cpu_count() or 1)
         if not self.io_concurrency:
             self.io_concurrency = _env_int("EXZARR_IO_CONCURRENCY", 64)
+        self._lock = threading.Lock()
+        track(self)
+
+    def _after_fork(self) -> None:
         self._lock = threading.Lock()
 
     def _validate(self, key: str, value: Any) -> None:

@@ -24,12 +24,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._fork import at_fork
+
 __all__ = ["Event", "Stats", "attach", "detach", "enabled", "stats", "stop_stats"]
 
 logger = logging.getLogger("exzarr")
 
 _handlers: list[Callable[[Event], Any]] = []
 _lock = threading.Lock()
+
+
+@at_fork
+def _reset_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from .._fork import at_fork
 from ..config import config
 
 T = TypeVar("T")
@@ -35,6 +36,16 @@ _pool_size = 0
 _pool_lock = threading.Lock()
 _local = threading.local()
 _gates: dict[int, threading.BoundedSemaphore] = {}
+
+
+@at_fork
+def _reset_after_fork() -> None:
+    """In a forked child the pool has no threads and the locks may be held: start afresh."""
+    global _pool, _pool_size, _pool_lock, _local, _gates
+    _pool, _pool_size = None, 0
+    _pool_lock = threading.Lock()
+    _local = threading.local()
+    _gates = {}
 
 
 def get_pool(size: int) -> ThreadPoolExecutor:

@@ -20,11 +20,18 @@ import threading
 import time
 from collections.abc import Iterator
 
+from .._fork import at_fork
 from ..errors import StoreError
 from ..storage.base import Store
 
 _STRIPES = [threading.Lock() for _ in range(1024)]
 LOCK_DIR = ".exzarr-locks"
+
+
+@at_fork
+def _reset_after_fork() -> None:
+    # a stripe held by another parent thread at the fork would stay held in the child for ever
+    _STRIPES[:] = [threading.Lock() for _ in range(len(_STRIPES))]
 
 
 def thread_lock(store: Store, key: str) -> threading.Lock:

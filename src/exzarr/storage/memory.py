@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from .._fork import track
 from .base import ByteRange, Store, check_key, join_parts
 
 
@@ -21,6 +22,10 @@ class MemoryStore(Store):
     def __init__(self, data: dict[str, bytes] | None = None, *, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
         self._data: dict[str, bytes] = dict(data or {})
+        self._lock = threading.Lock()
+        track(self)
+
+    def _after_fork(self) -> None:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._fork import track
 from ..errors import StoreError
 from .base import ByteRange, Store, check_key, join_parts
 
@@ -37,6 +38,14 @@ class ZipStore(Store):
         self._lock = threading.RLock()
         self._zf: zipfile.ZipFile | None = None
         self._open(mode)
+        track(self)
+
+    def _after_fork(self) -> None:
+        """A forked child shares the parent's file offset: a reader reopens the archive for itself."""
+        self._lock = threading.RLock()
+        if self._zf is not None and self.read_only:
+            self._zf = None
+            self._open("r")
 
     def _open(self, mode: str) -> None:
         if mode == "a" and not self.path.exists():
