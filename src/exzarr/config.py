@@ -47,11 +47,17 @@ class Config:
         Storage requests in flight at once (default 64).
     write_empty_chunks:
         Store chunks that equal the fill value (default ``False``: they are skipped/deleted).
+    max_chunk_bytes:
+        The most bytes one chunk may decode to when its metadata does not fix the size
+        (variable-length strings, filters that change the size): a stored chunk claiming more
+        is refused instead of decompressed (default 1 GiB). Fixed-size data types are held to
+        their exact chunk size whatever this says.
     """
 
     cpu_workers: int = 0
     io_concurrency: int = 0
     write_empty_chunks: bool = False
+    max_chunk_bytes: int = 2**30
 
     def __post_init__(self) -> None:
         if not self.cpu_workers:
@@ -68,7 +74,8 @@ class Config:
         names = {f.name for f in fields(self)}
         if key not in names:
             raise AttributeError(f"exzarr.config has no setting {key!r} (known: {sorted(names)})")
-        if key in ("cpu_workers", "io_concurrency") and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        positive = ("cpu_workers", "io_concurrency", "max_chunk_bytes")
+        if key in positive and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"exzarr.config.{key} must be a positive integer, got {value!r}")
         if key == "write_empty_chunks" and not isinstance(value, bool):
             raise ValueError(f"exzarr.config.write_empty_chunks must be a bool, got {value!r}")

@@ -176,10 +176,15 @@ def test_bad_shards_name_the_key(tmp_path):
         a[...]
     assert isinstance(info.value.__cause__, ChecksumError)
     sh = a.codecs[0]
-    index = np.array([[[10**6, 800]] * 2] * 2, dtype="<u8")  # offsets far outside the shard
-    raw = sh._index.encode(index)
+    index = np.array([[[10**6, 200]] * 2] * 2, dtype="<u8")  # offsets far outside the shard
+    raw = sh.index_pipeline.encode(index)
     p.write_bytes(good[: -len(raw)] + bytes(raw))
     with pytest.raises(ChunkDecodeError, match="'c/0/0'.*outside"):
+        a[...]
+    index = np.array([[[0, 800]] * 2] * 2, dtype="<u8")  # larger than a 5x5 float64 inner chunk can be
+    raw = sh.index_pipeline.encode(index)
+    p.write_bytes(good[: -len(raw)] + bytes(raw))
+    with pytest.raises(ChunkDecodeError, match="'c/0/0'.*claims 800 bytes"):
         a[...]
 
 

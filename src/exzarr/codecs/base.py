@@ -18,6 +18,8 @@ import numpy as np
 
 from ..dtypes import DataType
 from ..errors import MetadataError
+from . import bounded
+from .bounded import Expect
 
 Buffer = bytes | bytearray | memoryview | np.ndarray
 
@@ -95,6 +97,20 @@ class BytesBytesCodec(Codec):
 
     def decode(self, data: Buffer) -> Buffer:
         raise NotImplementedError
+
+    def decode_bounded(self, data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
+        """Decode stored bytes that must produce what ``expect`` says (into ``out`` when given).
+
+        Codecs that decompress override this to check their framing and cap their output
+        (:mod:`exzarr.codecs.bounded`); this default decodes, then checks the size."""
+        res = self.decode(data)
+        expect.check(len(bounded.view(res)), f"codec {self.name!r}")
+        return bounded.into(res, out)
+
+    def encoded_expect(self, decoded: Expect) -> Expect:
+        """What this codec's output can be for an input that ``decoded`` describes (default: a
+        compressor's worst-case expansion)."""
+        return Expect(None, bounded.compressed_limit(decoded.limit))
 
 
 def check_options(codec: str, cfg: dict[str, Any], known: Iterable[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -92,8 +93,24 @@ class _VlenCodec(ArrayBytesCodec):
         return self._impl.encode(np.ascontiguousarray(chunk, dtype=object))
 
     def decode(self, data: Buffer, spec: ChunkSpec) -> np.ndarray:
+        check_vlen_count(data, math.prod(spec.shape))
         out = self._impl.decode(data)
         return np.asarray(out, dtype=object).reshape(spec.shape)
+
+
+def check_vlen_count(data: Buffer, n: int) -> None:
+    """A vlen chunk starts with its element count: it must be the chunk's, before numcodecs
+    allocates an object array of whatever size the header claims."""
+    mv = (
+        memoryview(data).cast("B")
+        if not isinstance(data, np.ndarray)
+        else memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+    )
+    if len(mv) < 4:
+        raise ValueError(f"variable-length chunk of {len(mv)} bytes has no element count")
+    count = int.from_bytes(mv[:4], "little")
+    if count != n:
+        raise ValueError(f"variable-length chunk claims {count} elements, the chunk holds {n}")
 
 
 class VlenUtf8Codec(_VlenCodec):
@@ -141,6 +158,8 @@ class V2ArrayBytesCodec(ArrayBytesCodec):
         nd = spec.dtype.numpy
         out: Any = data
         for f in reversed(self.filters):
+            if f.codec_id in ("vlen-utf8", "vlen-bytes"):
+                check_vlen_count(out, math.prod(spec.shape))
             out = f.decode(out)
         if nd.kind == "O":
             return np.asarray(out, dtype=object).reshape(spec.shape)

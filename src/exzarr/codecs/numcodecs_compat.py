@@ -19,7 +19,9 @@ from numcodecs.compat import ensure_ndarray
 
 from ..dtypes import DataType
 from ..errors import MetadataError, UnknownCodecError
+from . import bounded
 from .base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, ChunkSpec, Codec, check_options
+from .bounded import Expect
 
 ARRAY_ARRAY_IDS = frozenset({"delta", "fixedscaleoffset", "quantize", "bitround", "astype", "packbits", "categorize"})
 ARRAY_BYTES_IDS = frozenset({"pcodec", "zfpy"})
@@ -91,13 +93,26 @@ class NumcodecsArrayArrayCodec(_Numcodecs, ArrayArrayCodec):
 
 
 class NumcodecsBytesBytesCodec(_Numcodecs, BytesBytesCodec):
-    """A numcodecs compressor or checksum (zlib, lz4, bz2, lzma, shuffle, crc32, ...)."""
+    """A numcodecs compressor or checksum (zlib, lz4, bz2, lzma, shuffle, crc32, ...).
+
+    Decoding goes through the bounded decoders of :mod:`exzarr.codecs.bounded` for the codecs
+    that decompress (their framing checked, their output capped); others decode as numcodecs does."""
 
     def encode(self, data: Buffer) -> Buffer:
         return self.codec.encode(data)
 
     def decode(self, data: Buffer) -> Buffer:
-        return self.codec.decode(data)
+        fn = bounded.DECODERS.get(self.codec_id)
+        return self.codec.decode(data) if fn is None else fn(data, Expect(None, 2**62), impl=self.codec)
+
+    def decode_bounded(self, data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
+        fn = bounded.DECODERS.get(self.codec_id)
+        if fn is None:  # checksums, shuffle: the output is never larger than the input
+            return BytesBytesCodec.decode_bounded(self, data, expect, out)
+        return fn(data, expect, out, impl=self.codec)
+
+    def encoded_expect(self, decoded: Expect) -> Expect:
+        return bounded.encoded_expect(self.codec_id, decoded)
 
 
 class NumcodecsArrayBytesCodec(_Numcodecs, ArrayBytesCodec):

@@ -1,7 +1,10 @@
 """The codec pipeline: array->array codecs, one array->bytes codec, then bytes->bytes codecs.
 
 Built once per array from the codec list and the chunk representation, so the
-per-chunk path is just a loop over pre-resolved codecs.
+per-chunk path is just a loop over pre-resolved codecs. It also works out, once, what every
+decoding stage must produce (:class:`~exzarr.codecs.bounded.Expect`): the exact byte count
+of a chunk of a fixed-size data type, carried through checksums and compressors, so each
+decoder is told how much it may output before it sees a byte (:mod:`exzarr.codecs.bounded`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from ..config import config
 from ..errors import MetadataError
 from .base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, ChunkSpec, Codec
+from .bounded import Expect, frame_content_size
 
 
 class CodecPipeline:
@@ -51,10 +56,34 @@ class CodecPipeline:
         self._aa = aa
         self._ab = ab
         self._bb = bb
+        # expects[i]: what bytes->bytes stage i decodes to (expects[0]: the array->bytes encoding);
+        # expects[-1]: the most a stored chunk can hold
+        self.expects = [self._serialized_expect()]
+        for b in bb:
+            self.expects.append(b.encoded_expect(self.expects[-1]))
         self._fast = self._fast_decoder()
         self._fast_enc = self._fast_encoder()
         self.decode_into = self._into_decoder()
         self.decode_rows = self._rows_decoder()
+
+    def _serialized_expect(self) -> Expect:
+        """What the array->bytes codec produces: exact for fixed-size data types, else a bound."""
+        from .bytes import BytesCodec, V2ArrayBytesCodec
+
+        ab, spec = self._ab
+        nd = spec.dtype.numpy
+        if nd.kind != "O" and (isinstance(ab, BytesCodec) or (isinstance(ab, V2ArrayBytesCodec) and not ab.filters)):
+            n = math.prod(spec.shape) * nd.itemsize
+            return Expect(n, n)
+        bound = getattr(ab, "encoded_limit", None)
+        if bound is not None:
+            return Expect(None, bound())
+        return Expect(None, config.max_chunk_bytes)
+
+    @property
+    def stored_limit(self) -> int:
+        """The most bytes a stored chunk of this pipeline can hold."""
+        return self.expects[-1].limit
 
     def _rows_decoder(self) -> Callable[[Buffer, int], np.ndarray] | None:
         """``decode_rows(data, k)``: only the first ``k`` rows (along axis 0) of a chunk.
@@ -82,8 +111,12 @@ class CodecPipeline:
         if not zstd_ok or zstandard is None or getattr(impl, "checksum", False):
             return None  # a prefix never reaches the frame checksum: checksummed frames are decoded whole
         tls = threading.local()  # a decompression context must not be shared between threads
+        full_bytes = math.prod(shape) * nd.itemsize
+        decode_all = self._fast
 
         def zstd_rows(data: Buffer, k: int) -> np.ndarray:
+            if frame_content_size(data) != full_bytes:
+                return decode_all(data)[:k]  # no (or a wrong) size in the header: the checked whole decode
             want = k * row_bytes
             dctx = getattr(tls, "dctx", None)
             if dctx is None:
@@ -136,15 +169,13 @@ class CodecPipeline:
                 out.reshape(-1).view(np.uint8)[:] = src
 
             return copy_into
-        impl = getattr(self._bb[0], "_impl", None) or getattr(self._bb[0], "codec", None)
-        if impl is None or getattr(impl, "codec_id", None) not in ("zstd", "blosc", "lz4", "zlib", "gzip"):
-            return None
+        codec, expect = self._bb[0], self.expects[0]
+        bounded_decode = codec.decode_bounded
 
         def decompress_into(data: Buffer, out: np.ndarray) -> None:
-            target = out.reshape(-1).view(np.uint8)
-            if target.size != nbytes:  # pragma: no cover - guarded by the caller
+            if out.nbytes != nbytes:  # pragma: no cover - guarded by the caller
                 raise ValueError("decode_into: output block has the wrong size")
-            impl.decode(data, out=target)
+            bounded_decode(data, expect, out)
 
         return decompress_into
 
@@ -164,16 +195,11 @@ class CodecPipeline:
             return None
         shape = spec.shape
         nbytes = math.prod(shape) * nd.itemsize
-        from .compressors import zstd_decompress
-
-        decoders = [
-            zstd_decompress if getattr(getattr(b, "codec", None), "codec_id", None) == "zstd" else b.decode
-            for b in reversed(self._bb)
-        ]
+        decoders = [(b.decode_bounded, e) for b, e in reversed(list(zip(self._bb, self.expects, strict=False)))]
 
         def decode(data: Buffer) -> np.ndarray:
-            for d in decoders:
-                data = d(data)
+            for d, e in decoders:
+                data = d(data, e)
             arr = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).reshape(-1)
             if arr.size != nbytes:
                 raise ValueError(f"expected {nbytes} bytes for a {shape} {nd} chunk, got {arr.size}")
@@ -213,8 +239,8 @@ class CodecPipeline:
     def decode(self, data: Buffer) -> np.ndarray:
         if self._fast is not None:
             return self._fast(data)
-        for b in reversed(self._bb):
-            data = b.decode(data)
+        for b, e in reversed(list(zip(self._bb, self.expects, strict=False))):
+            data = b.decode_bounded(data, e)
         ab, spec = self._ab
         chunk = ab.decode(data, spec)
         for codec, spec in reversed(self._aa):

@@ -14,6 +14,7 @@ codec exposes the pieces the engine uses for partial and parallel I/O: :meth:`in
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ from .compressors import Crc32cCodec
 from .pipeline import CodecPipeline
 
 EMPTY = np.uint64(2**64 - 1)
+#: a shard index above this is refused when the metadata is read (2**24 inner chunks per shard)
+MAX_INDEX_BYTES = 16 * 2**24
 _U64 = DataType(np.dtype("<u8").newbyteorder("="))
 
 InnerIndex = tuple[int, ...]
@@ -91,9 +94,15 @@ class ShardingCodec(ArrayBytesCodec):
                 f"codec 'sharding_indexed': shard shape {list(spec.shape)} is not a multiple of "
                 f"the inner chunk shape {list(self.chunk_shape)}"
             )
+        cps = tuple(s // c for s, c in zip(spec.shape, self.chunk_shape, strict=True))
+        if 16 * math.prod(cps) > MAX_INDEX_BYTES:
+            raise MetadataError(
+                f"codec 'sharding_indexed': {math.prod(cps)} inner chunks per shard need a "
+                f"{16 * math.prod(cps)}-byte index, more than the {MAX_INDEX_BYTES} exzarr reads"
+            )
         out = ShardingCodec(self.chunk_shape, self.codecs, self.index_codecs, self.index_location)
         out._spec = spec
-        out.cps = tuple(s // c for s, c in zip(spec.shape, self.chunk_shape, strict=True))
+        out.cps = cps
         out._inner = CodecPipeline(self.codecs, ChunkSpec(self.chunk_shape, spec.dtype, spec.fill_value))
         out._index = CodecPipeline(self.index_codecs, ChunkSpec((*out.cps, 2), _U64, None))
         for c in out._index.codecs:
@@ -122,6 +131,11 @@ class ShardingCodec(ArrayBytesCodec):
     def index_pipeline(self) -> CodecPipeline:
         self._ready()
         return self._index
+
+    def encoded_limit(self) -> int:
+        """The most bytes a stored shard can hold: every inner chunk at its largest, plus the index."""
+        self._ready()
+        return math.prod(self.cps) * self._inner.stored_limit + self._index_nbytes
 
     def index_nbytes(self) -> int:
         self._ready()
@@ -217,18 +231,23 @@ class ShardingCodec(ArrayBytesCodec):
 
 
 def shard_ranges(
-    index: np.ndarray, wanted: list[InnerIndex], *, gap: int = 0
+    index: np.ndarray, wanted: list[InnerIndex], *, gap: int = 0, limit: int | None = None, size: int | None = None
 ) -> list[tuple[int, int, list[tuple[InnerIndex, int, int]]]]:
     """Merge the byte ranges of ``wanted`` inner chunks: ``[(start, stop, [(idx, off, n), ...]), ...]``.
 
     Chunks absent from the shard are skipped. Ranges closer than ``gap`` bytes are merged, so
-    adjacent inner chunks cost one request.
+    adjacent inner chunks cost one request. An entry larger than ``limit`` (what an inner chunk
+    can hold) or reaching past ``size`` (the shard's length, when known) raises ``ValueError``.
     """
     present = []
     for idx in wanted:
         off, n = (int(v) for v in index[idx])
         if off == int(EMPTY) and n == int(EMPTY):
             continue
+        if limit is not None and n > limit:
+            raise ValueError(f"inner chunk {idx} claims {n} bytes, more than the {limit} it can hold")
+        if size is not None and off + n > size:
+            raise ValueError(f"inner chunk {idx} points outside the shard ({off}+{n} > {size} bytes)")
         present.append((off, n, idx))
     present.sort()
     merged: list[tuple[int, int, list[tuple[InnerIndex, int, int]]]] = []

@@ -268,7 +268,7 @@ class ChunkEngine:
         if self.shards is not None and self.fast:
             return self.shards.read_unit(obj, local)
         key = self.object_key(obj)
-        data = self.store.get(key)
+        data = self.store.get_limited(key, self.layout.pipeline.stored_limit)
         if data is None:
             return None, 0
         whole = self.decode(key, data)
@@ -313,9 +313,14 @@ class ChunkEngine:
         else:
             tasks, flat = list(plan_coordinate(sel)), out.reshape(-1)
         fill, name, cache = self.fill, self.name, self.cache
-        get, key_of = self.store.get, self.object_key
+        key_of = self.object_key
         gate = cpu_gate(conc)
         pipe = layout.pipeline
+        get_limited, limit = self.store.get_limited, pipe.stored_limit
+
+        def get(key: str) -> Buffer | None:  # nothing larger than a stored chunk can be is read
+            return get_limited(key, limit)
+
         decode = pipe.decode
         traced = telemetry.enabled()
         if traced:  # decided once per call: untraced reads pay nothing per chunk
@@ -443,7 +448,12 @@ class ChunkEngine:
         if max_concurrency is None and self.store.write_concurrency:
             conc = max(conc, self.store.write_concurrency)  # overlap file creation; the CPU gate bounds encoding
         grid_edge = layout.interior_grid
-        key_of, get, name = self.object_key, self.store.get, self.name
+        key_of, name = self.object_key, self.name
+        get_limited, limit = self.store.get_limited, layout.pipeline.stored_limit
+
+        def get(key: str) -> Buffer | None:
+            return get_limited(key, limit)
+
         gate = cpu_gate(conc)
         encode, put = self.encode, self.put
         shards = self.shards if self.fast else None

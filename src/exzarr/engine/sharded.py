@@ -23,7 +23,7 @@ from ..codecs.base import Buffer
 from ..codecs.sharding import ShardingCodec, byte_view, shard_ranges
 from ..errors import ChunkDecodeError, decoding
 from ..indexing import CoordinateSelection, OrthogonalSelection, rechunk
-from ..storage.base import ByteRange, Store
+from ..storage.base import ByteRange, Snapshot, Store
 from .executor import cpu_gate, resolve_concurrency, run_tasks
 from .plan import ChunkTask, plan_coordinate, plan_orthogonal
 
@@ -47,22 +47,24 @@ class ShardIO:
         self.sh, self.dtype, self.fill, self.cache = sharding, dtype, fill, cache
         n = sharding.index_nbytes()
         self._index_range = ByteRange.from_suffix(n) if sharding.index_location == "end" else ByteRange(0, n)
+        self._inner_limit = sharding.inner_pipeline.stored_limit
 
     # -- reading -----------------------------------------------------------------------------
-    def index(self, key: str) -> np.ndarray | None:
-        """The index of the shard at ``key`` (one range request), or ``None`` if the shard is missing."""
-        raw = self.store.get(key, self._index_range)
+    def index(self, key: str, snap: Snapshot | None) -> np.ndarray | None:
+        """The index of the shard ``snap`` reads (one range request), ``None`` if the shard is missing."""
+        raw = snap.read(self._index_range) if snap is not None else None
         if raw is None:
             return None
         with decoding(self.name, key, part="index"):
             return self.sh.decode_index(raw)
 
-    def fetch(self, key: str, index: np.ndarray, wanted: list[Index]) -> dict[Index, memoryview]:
-        """Stored bytes of the ``wanted`` inner chunks present in a shard, fetched with one
-        byte-range request per run of adjacent chunks."""
+    def fetch(self, key: str, snap: Snapshot, index: np.ndarray, wanted: list[Index]) -> dict[Index, memoryview]:
+        """Stored bytes of the ``wanted`` inner chunks present in a shard, read from the same
+        snapshot as its index, one range request per run of adjacent chunks. Entries that point
+        outside the shard or claim more bytes than an inner chunk can hold are refused first."""
         with decoding(self.name, key, part="index"):
-            ranges = shard_ranges(index, wanted)
-        blobs = self.store.get_many([key] * len(ranges), [ByteRange(a, b) for a, b, _ in ranges])
+            ranges = shard_ranges(index, wanted, limit=self._inner_limit, size=snap.size)
+        blobs = snap.read_many([ByteRange(a, b) for a, b, _ in ranges])
         found: dict[Index, memoryview] = {}
         for (a, b, members), blob in zip(ranges, blobs, strict=True):
             if blob is None or len(blob) != b - a:
@@ -83,8 +85,9 @@ class ShardIO:
     def read_unit(self, shard: Index, local: Index) -> tuple[np.ndarray | None, int]:
         """One whole inner chunk (``None`` when absent) and its stored size."""
         key = self.key_of(shard)
-        index = self.index(key)
-        data = self.fetch(key, index, [local]).get(local) if index is not None else None
+        with self.store.snapshot(key) as snap:
+            index = self.index(key, snap)
+            data = self.fetch(key, snap, index, [local]).get(local) if index is not None else None  # type: ignore[arg-type]
         if data is None:
             return None, 0
         return self.decode_inner(key, local, data), len(data)
@@ -93,7 +96,9 @@ class ShardIO:
         """Grid indices of the inner chunks present in the given stored shards."""
         cps = self.sh.cps
         for shard in shards:
-            index = self.index(self.key_of(shard))
+            key = self.key_of(shard)
+            with self.store.snapshot(key) as snap:
+                index = self.index(key, snap)
             if index is None:
                 continue
             present = ~((index[..., 0] == np.uint64(2**64 - 1)) & (index[..., 1] == np.uint64(2**64 - 1)))
@@ -131,10 +136,11 @@ class ShardIO:
             timer = telemetry.Timer("chunk_read", name, shard, key) if traced else None
             if timer is not None:
                 timer.__enter__()
-            index = self.index(key)
-            if index is None:
-                return [(t, key, i, None, token) for i, t in local.items()]
-            found = self.fetch(key, index, list(local))
+            with self.store.snapshot(key) as snap:  # the index and the chunks from one version of the shard
+                index = self.index(key, snap)
+                if index is None:
+                    return [(t, key, i, None, token) for i, t in local.items()]
+                found = self.fetch(key, snap, index, list(local))  # type: ignore[arg-type]
             if timer is not None:
                 timer.nbytes = sum(len(v) for v in found.values())
                 timer.__exit__(None, None, None)

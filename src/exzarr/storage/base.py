@@ -9,15 +9,16 @@ async-capable cloud store can override them without changing callers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ReadOnlyError, StoreError
+from ..errors import ChunkDecodeError, ReadOnlyError, StoreError
 
-__all__ = ["ByteRange", "Store", "check_key"]
+__all__ = ["ByteRange", "Snapshot", "Store", "check_key"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,47 @@ def check_key(key: str) -> str:
 
 def _dir_prefix(prefix: str) -> str:
     prefix = prefix.strip("/")
+    if prefix:
+        check_key(prefix)  # no '..', no absolute paths: listing never leaves the store
     return prefix + "/" if prefix else ""
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix: ``""`` or a key-like path (a trailing ``/`` allowed), never ``..``."""
+    if not isinstance(prefix, str):
+        raise StoreError(f"invalid prefix {prefix!r}: must be a string")
+    stripped = prefix.rstrip("/")
+    if stripped:
+        check_key(stripped)
+    return prefix
+
+
+def too_large(store: Any, key: str, size: int, limit: int) -> ChunkDecodeError:
+    return ChunkDecodeError(f"{store!r}: {key!r} holds {size} bytes, more than the {limit} it can hold", key=key)
+
+
+class Snapshot:
+    """One version of one value, for several range reads that must agree with each other (a
+    shard's index, then its inner chunks). Stores that can pin a version override
+    :meth:`Store.snapshot`; this one holds the whole value."""
+
+    size: int | None  # the value's length, when the store knows it without another request
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self._data = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
+        self.size = len(self._data)
+
+    def read(self, byte_range: ByteRange | None = None) -> bytes:
+        if byte_range is None:
+            return bytes(self._data)
+        a, b = byte_range.resolve(self.size)
+        return bytes(self._data[a:b])
+
+    def read_many(self, ranges: Sequence[ByteRange]) -> list[bytes]:
+        return [self.read(r) for r in ranges]
+
+    def close(self) -> None:
+        """Release what the snapshot holds."""
 
 
 class Store(ABC):
@@ -144,6 +185,23 @@ class Store(ABC):
         """Every key in the store."""
 
     # -- derived verbs (override for speed) ---------------------------------------------
+    def get_limited(self, key: str, limit: int) -> bytes | None:
+        """:meth:`get`, refusing (:class:`~exzarr.errors.ChunkDecodeError`) a value larger than
+        ``limit`` bytes; stores that can tell the size first refuse before reading it."""
+        value = self.get(key)
+        if value is not None and len(value) > limit:
+            raise too_large(self, key, len(value), limit)
+        return value
+
+    @contextlib.contextmanager
+    def snapshot(self, key: str) -> Iterator[Snapshot | None]:
+        """``with store.snapshot(key) as snap:`` range reads of one version of ``key``: ``None`` if
+        it is missing; otherwise ``snap.read(range)`` and ``snap.read_many(ranges)``. Local, memory
+        and zip stores pin the version they opened; this default makes plain range requests, so it
+        promises no consistency (override it where a store can pin a version). Its first read
+        returns ``None`` when the key is missing."""
+        yield _RangeSnapshot(self, key)
+
     def exists(self, key: str) -> bool:
         return self.get(key, ByteRange(0, 0)) is not None
 
@@ -164,6 +222,7 @@ class Store(ABC):
 
     def list_prefix(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix`` (a plain string prefix)."""
+        check_prefix(prefix)
         return (k for k in self.list() if k.startswith(prefix))
 
     def list_dir(self, prefix: str) -> Iterator[str]:
@@ -211,3 +270,26 @@ class Store(ABC):
     async def exists_async(self, key: str) -> bool:
         """Async version of :meth:`exists`."""
         return await asyncio.to_thread(self.exists, key)
+
+
+class _RangeSnapshot(Snapshot):
+    """Range requests against a store that cannot pin a version (no consistency promised)."""
+
+    size = None  # unknown without another request
+
+    def __init__(self, store: Store, key: str) -> None:
+        self._store, self._key = store, key
+        self._seen = False
+
+    def read(self, byte_range: ByteRange | None = None) -> bytes | None:  # type: ignore[override]
+        value = self._store.get(self._key, byte_range)
+        if value is None and self._seen:
+            raise StoreError(f"{self._store!r}: {self._key!r} disappeared while it was being read")
+        self._seen = True
+        return value
+
+    def read_many(self, ranges: Sequence[ByteRange]) -> list[bytes]:
+        values = self._store.get_many([self._key] * len(ranges), list(ranges))
+        if any(v is None for v in values):
+            raise StoreError(f"{self._store!r}: {self._key!r} disappeared while it was being read")
+        return values  # type: ignore[return-value]

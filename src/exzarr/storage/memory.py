@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._fork import track
-from .base import ByteRange, Store, check_key, join_parts
+from .base import ByteRange, Snapshot, Store, check_key, join_parts
 
 
 class MemoryStore(Store):
@@ -56,6 +56,16 @@ class MemoryStore(Store):
             return v
         a, b = r.resolve(len(v))
         return v[a:b]
+
+    def snapshot(self, key: str) -> Any:
+        """Range reads of the value ``key`` holds now (values are immutable bytes: a later write
+        replaces the object, not its contents)."""
+        import contextlib
+
+        check_key(key)
+        with self._lock:
+            v = self._data.get(key)
+        return contextlib.nullcontext(None if v is None else Snapshot(v))
 
     def exists(self, key: str) -> bool:
         check_key(key)

@@ -54,6 +54,10 @@ class LatencyStore(Store):
         self._wait()
         return self.inner.get(key, byte_range)
 
+    def get_limited(self, key: str, limit: int) -> bytes | None:
+        self._wait()
+        return self.inner.get_limited(key, limit)
+
     def exists(self, key: str) -> bool:
         self._wait()
         return self.inner.exists(key)

@@ -12,7 +12,7 @@ from typing import Any
 
 from .._fork import track
 from ..errors import StoreError
-from .base import ByteRange, Store, check_key, join_parts
+from .base import ByteRange, Snapshot, Store, check_key, join_parts, too_large
 
 
 class ZipStore(Store):
@@ -88,6 +88,37 @@ class ZipStore(Store):
                 f.seek(a)
                 return f.read(b - a)
 
+    def get_limited(self, key: str, limit: int) -> bytes | None:
+        """A member of at most ``limit`` bytes (by its directory entry, checked before any byte is
+        inflated, so a deflated member cannot expand past it)."""
+        check_key(key)
+        with self._lock:
+            zf = self._zip()
+            try:
+                info = zf.getinfo(key)
+            except KeyError:
+                return None
+            if info.file_size > limit:
+                raise too_large(self, key, info.file_size, limit)
+            with zf.open(info) as f:
+                data = f.read(limit + 1)
+        if len(data) > limit:  # pragma: no cover - zipfile stops at file_size
+            raise too_large(self, key, len(data), limit)
+        return data
+
+    def snapshot(self, key: str) -> Any:
+        """Range reads of the member ``key`` as the archive's directory lists it now (a later write
+        appends a new member; the one read here does not change)."""
+        import contextlib
+
+        check_key(key)
+        with self._lock:
+            try:
+                info = self._zip().getinfo(key)
+            except KeyError:
+                return contextlib.nullcontext(None)
+        return contextlib.nullcontext(_MemberSnapshot(self, info))
+
     def exists(self, key: str) -> bool:
         check_key(key)
         with self._lock:
@@ -140,3 +171,14 @@ class ZipStore(Store):
             self.close()
         except Exception:
             pass
+
+
+class _MemberSnapshot(Snapshot):
+    def __init__(self, store: ZipStore, info: zipfile.ZipInfo) -> None:
+        self._store, self._info, self.size = store, info, info.file_size
+
+    def read(self, byte_range: ByteRange | None = None) -> bytes:
+        a, b = (0, self.size) if byte_range is None else byte_range.resolve(self.size)
+        with self._store._lock, self._store._zip().open(self._info) as f:
+            f.seek(a)
+            return f.read(b - a)

@@ -1,0 +1,281 @@
+"""Decoding untrusted bytes: framing is checked against the stored length before a C decoder
+sees it, and no decoder produces more than the metadata says a chunk can hold.
+
+A stored chunk is hostile input. Two classes of attack are closed here:
+
+* **Framing lies.** A blosc header whose ``cbytes`` exceeds the buffer made c-blosc read past it
+  (heap bytes returned as data, or a crash); an lz4 size prefix or a zstd frame content size can
+  claim any output size. Each header is parsed here and compared with the stored length and with
+  the size the chunk must decode to, and only then handed to the decoder.
+* **Bombs.** zlib, gzip, bz2, lzma and zstd frames without a content size are decompressed as
+  streams with an output cap (``limit``), so memory stays near the chunk size whatever a 785-byte
+  file claims; lzma's decoder also gets a memory limit for its dictionary.
+
+:class:`Expect` carries what a decode must produce: ``exact`` bytes when the metadata fixes it
+(fixed-size data types), else at most ``limit`` bytes.
+"""
+
+from __future__ import annotations
+
+import bz2 as _bz2
+import lzma as _lzma
+import struct
+import threading
+import zlib as _zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+try:
+    import zstandard
+except ImportError:  # pragma: no cover - numcodecs' zstd is the fallback
+    zstandard = None
+
+Buffer = Any
+
+#: lzma dictionaries above this are refused (xz presets need at most 64 MiB + overhead)
+LZMA_MEMLIMIT = 512 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """What decoding one stage must produce: ``exact`` bytes if known, never more than ``limit``."""
+
+    exact: int | None
+    limit: int
+
+    def check(self, n: int, what: str) -> None:
+        if self.exact is not None and n != self.exact:
+            raise ValueError(f"{what} decodes to {n} bytes, expected {self.exact}")
+        if n > self.limit:
+            raise ValueError(f"{what} decodes to {n} bytes, more than the {self.limit} a chunk can hold")
+
+    def cap(self) -> int:
+        """The most bytes to let a decoder produce (one more than allowed, to detect excess)."""
+        return (self.exact if self.exact is not None else self.limit) + 1
+
+
+def view(data: Buffer) -> memoryview:
+    if isinstance(data, np.ndarray):
+        return memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
+    return memoryview(data).cast("B")
+
+
+def into(result: Buffer, out: np.ndarray | None) -> Buffer:
+    if out is None:
+        return result
+    target = out.reshape(-1).view(np.uint8)
+    src = np.frombuffer(result, dtype=np.uint8)
+    if src.size != target.size:  # pragma: no cover - sizes were checked before
+        raise ValueError(f"decoded {src.size} bytes into a {target.size}-byte block")
+    target[:] = src
+    return out
+
+
+# ----------------------------------------------------------------------------- zstd
+
+_tls = threading.local()
+
+
+def _dctx() -> Any:
+    """This thread's reusable decompression context (contexts must not be shared across threads)."""
+    d = getattr(_tls, "dctx", None)
+    if d is None:
+        d = _tls.dctx = zstandard.ZstdDecompressor()
+    return d
+
+
+def frame_content_size(data: Buffer) -> int:
+    """The decoded size a zstd frame header states (-1 when it states none)."""
+    try:
+        return zstandard.frame_content_size(view(data))
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"not a zstd frame ({exc})") from None
+
+
+def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
+    """One zstd frame (or several concatenated, as numcodecs writes none but reads them)."""
+    mv = view(data)
+    if zstandard is None:  # pragma: no cover
+        import numcodecs
+
+        res = numcodecs.Zstd().decode(mv)
+        expect.check(len(view(res)), "zstd frame")
+        return into(res, out)
+    size = frame_content_size(mv)
+    dctx = _dctx()
+    if size >= 0:
+        expect.check(size, "zstd frame (by its header)")
+        res = dctx.decompress(mv)  # allocates exactly the checked size
+        expect.check(len(res), "zstd data")
+        return into(res, out)
+    # no content size in the header: read the stream with a cap
+    with dctx.stream_reader(mv, read_across_frames=True) as reader:
+        res = reader.read(expect.cap())
+    expect.check(len(res), "zstd stream")
+    return into(res, out)
+
+
+# ----------------------------------------------------------------------------- blosc
+
+_BLOSC_MEMCPYED = 0x02
+_BLOSC_MAX_OVERHEAD = 16
+
+
+def blosc_header(mv: memoryview) -> tuple[int, int, int, int]:
+    """``(flags, typesize, nbytes, blocksize)`` of a blosc1 chunk, after checking its framing."""
+    if len(mv) < _BLOSC_MAX_OVERHEAD:
+        raise ValueError(f"blosc chunk of {len(mv)} bytes is shorter than its 16-byte header")
+    version, _versionlz, flags, typesize, nbytes, blocksize, cbytes = struct.unpack_from("<BBBBIII", mv, 0)
+    if version not in (1, 2):
+        raise ValueError(f"blosc chunk has an unknown format version {version}")
+    if cbytes != len(mv):
+        raise ValueError(f"blosc header claims {cbytes} compressed bytes, the chunk holds {len(mv)}")
+    if typesize == 0:
+        raise ValueError("blosc header has a zero typesize")
+    if flags & _BLOSC_MEMCPYED:
+        if cbytes != nbytes + _BLOSC_MAX_OVERHEAD:
+            raise ValueError(f"blosc header of a copied chunk claims {nbytes} bytes, it holds {cbytes - 16}")
+    elif nbytes:
+        if blocksize == 0:
+            raise ValueError("blosc header has a zero blocksize")
+        nblocks = -(-nbytes // blocksize)
+        table = _BLOSC_MAX_OVERHEAD + 4 * nblocks
+        if table > cbytes:
+            raise ValueError(f"blosc chunk of {cbytes} bytes cannot hold the offsets of its {nblocks} blocks")
+        starts = np.frombuffer(mv[_BLOSC_MAX_OVERHEAD:table], dtype="<u4")
+        if starts.size and (int(starts.min()) < table or int(starts.max()) >= cbytes):
+            raise ValueError("blosc block offsets point outside the chunk")
+    return flags, typesize, nbytes, blocksize
+
+
+def blosc(data: Buffer, expect: Expect, out: np.ndarray | None = None, *, impl: Any = None) -> Buffer:
+    import numcodecs
+
+    mv = view(data)
+    _, _, nbytes, _ = blosc_header(mv)
+    expect.check(nbytes, "blosc chunk (by its header)")
+    dest = out.reshape(-1).view(np.uint8) if out is not None else np.empty(nbytes, dtype=np.uint8)
+    (impl or numcodecs.Blosc()).decode(mv, out=dest)
+    return out if out is not None else dest
+
+
+# ----------------------------------------------------------------------------- lz4
+
+
+def lz4(data: Buffer, expect: Expect, out: np.ndarray | None = None, *, impl: Any = None) -> Buffer:
+    import numcodecs
+
+    mv = view(data)
+    if len(mv) < 4:
+        raise ValueError(f"lz4 chunk of {len(mv)} bytes has no size prefix")
+    (size,) = struct.unpack_from("<I", mv, 0)
+    expect.check(size, "lz4 block (by its size prefix)")
+    dest = out.reshape(-1).view(np.uint8) if out is not None else np.empty(size, dtype=np.uint8)
+    (impl or numcodecs.LZ4()).decode(mv, out=dest)
+    return out if out is not None else dest
+
+
+# ----------------------------------------------------------------------------- streams with a cap
+
+
+def _streams(make: Callable[[], Any], mv: memoryview, expect: Expect, what: str) -> bytes:
+    """Decompress (possibly concatenated) streams, never producing more than ``expect`` allows."""
+    parts: list[bytes] = []
+    got = 0
+    cap = expect.cap()
+    data: Any = mv
+    while True:
+        d = make()
+        chunk = d.decompress(data, max_length=cap - got)
+        parts.append(chunk)
+        got += len(chunk)
+        if got >= cap:
+            raise ValueError(f"{what} decodes to more than the {cap - 1} bytes a chunk can hold")
+        if not d.eof:
+            raise ValueError(f"{what} is truncated")
+        data = d.unused_data
+        if not data:
+            break
+    res = b"".join(parts)
+    expect.check(len(res), what)
+    return res
+
+
+class _Zlib:
+    """zlib's decompressobj behind the interface the bz2/lzma decompressors have."""
+
+    def __init__(self, wbits: int) -> None:
+        self._d = _zlib.decompressobj(wbits)
+
+    def decompress(self, data: Any, max_length: int) -> bytes:
+        return self._d.decompress(data, max_length)
+
+    @property
+    def eof(self) -> bool:
+        return self._d.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._d.unused_data
+
+
+def zlib(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
+    return into(_streams(lambda: _Zlib(_zlib.MAX_WBITS), view(data), expect, "zlib stream"), out)
+
+
+def gzip(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
+    return into(_streams(lambda: _Zlib(16 + _zlib.MAX_WBITS), view(data), expect, "gzip stream"), out)
+
+
+def bz2(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
+    return into(_streams(_bz2.BZ2Decompressor, view(data), expect, "bz2 stream"), out)
+
+
+def lzma(data: Buffer, expect: Expect, out: np.ndarray | None = None, *, impl: Any = None) -> Buffer:
+    fmt = getattr(impl, "format", _lzma.FORMAT_AUTO)
+    filters = getattr(impl, "filters", None) if fmt == _lzma.FORMAT_RAW else None
+
+    def make() -> Any:
+        if fmt == _lzma.FORMAT_RAW:
+            return _lzma.LZMADecompressor(fmt, filters=filters)
+        return _lzma.LZMADecompressor(fmt, memlimit=LZMA_MEMLIMIT)
+
+    try:
+        return into(_streams(make, view(data), expect, "lzma stream"), out)
+    except _lzma.LZMAError as exc:
+        raise ValueError(f"lzma stream cannot be decoded ({exc})") from None
+
+
+#: bounded decoders by numcodecs codec id; ``impl`` is the numcodecs codec (for its settings)
+DECODERS: dict[str, Callable[..., Buffer]] = {
+    "zstd": lambda data, expect, out=None, impl=None: zstd(data, expect, out),
+    "blosc": blosc,
+    "lz4": lz4,
+    "zlib": lambda data, expect, out=None, impl=None: zlib(data, expect, out),
+    "gzip": lambda data, expect, out=None, impl=None: gzip(data, expect, out),
+    "bz2": lambda data, expect, out=None, impl=None: bz2(data, expect, out),
+    "lzma": lzma,
+}
+
+#: codec ids whose encoded size is the decoded size plus a fixed trailer or prefix
+CHECKSUM_IDS = {"crc32": 4, "adler32": 4, "fletcher32": 4, "crc32c": 4}
+SAME_SIZE_IDS = {"shuffle"}
+
+
+def compressed_limit(n: int) -> int:
+    """An upper bound on the stored size of ``n`` bytes after any compressor (their worst-case
+    expansion is well under 1/8 plus a header)."""
+    return n + n // 8 + 65536
+
+
+def encoded_expect(codec_id: str, decoded: Expect) -> Expect:
+    """What a bytes->bytes codec's encoded output can be, given what it encodes."""
+    if codec_id in CHECKSUM_IDS:
+        extra = CHECKSUM_IDS[codec_id]
+        return Expect(None if decoded.exact is None else decoded.exact + extra, decoded.limit + extra)
+    if codec_id in SAME_SIZE_IDS:
+        return decoded
+    return Expect(None, compressed_limit(decoded.limit))
