@@ -35,7 +35,9 @@ def run_isolated(code: str, timeout: float = 60.0, args: tuple[str, ...] = ()) -
     try:
         p = subprocess.run([sys.executable, "-c", src, *args], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        return Outcome(None, None, (exc.stderr or b"").decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr))
+        return Outcome(
+            None, None, (exc.stderr or b"").decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
+        )
     result = None
     for line in p.stdout.splitlines():
         if line.startswith("@@RESULT@@"):

@@ -125,7 +125,8 @@ def _bomb(codec: str) -> bytes:
     }[codec]()
 
 
-BOMB_PATHS = """
+BOMB_PATHS = (
+    """
 import exzarr, sys, numpy as np, zipfile
 from exzarr.codecs.sharding import ShardingCodec
 codec, bomb_path, d = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -152,11 +153,14 @@ attempt("sharded partial write", lambda: s.__setitem__(5, 1.0))
 with zipfile.ZipFile(f"{d}/z.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
     src = exzarr.create(exzarr.MemoryStore(), shape=(1024,), chunks=(1024,), dtype="f8", compressor=None, zarr_format=2)
     zf.writestr(".zarray", src.store.get(".zarray"))
-    zf.writestr("0", b"\\0" * len(bomb) * 0 + bytes(""" + str(BOMB) + """))
+    zf.writestr("0", b"\\0" * len(bomb) * 0 + bytes("""
+    + str(BOMB)
+    + """))
 z = exzarr.open_array(f"{d}/z.zip")
 attempt("deflated zip member", lambda: z[...])
 _report(results=results, growth=_rss_mb() - base)
 """
+)
 
 
 @pytest.mark.parametrize("codec", ["zlib", "gzip", "bz2", "lzma", "zstd", "lz4", "blosc"])

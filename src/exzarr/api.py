@@ -8,6 +8,8 @@ import numpy as np
 
 from . import metadata as md
 from .array import Array
+from .casting import cast_value
+from .dtypes import as_data_type
 from .errors import MetadataError, NodeNotFoundError
 from .group import Group
 from .metadata import consolidated as consolidated_md
@@ -151,6 +153,7 @@ def create(
     )
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
+    options.check_store(store)
     meta, read_only = resolve_array(store, npath, mode, array=spec)
     return Array(store, npath, meta, read_only=read_only, options=options)
 
@@ -190,6 +193,7 @@ def open(
     spec = _creation_spec(create_kwargs, mode, zarr_format, "open")
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
+    options.check_store(store)
     meta, read_only = resolve(store, npath, mode, kind=None, zarr_format=zarr_format, array=spec)
     return _node(store, npath, meta, read_only, options, use_consolidated)
 
@@ -212,6 +216,7 @@ def open_array(
     spec = _creation_spec(create_kwargs, mode, zarr_format, "open_array")
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
+    options.check_store(store)
     meta, read_only = resolve_array(store, npath, mode, zarr_format=zarr_format, array=spec)
     return Array(store, npath, meta, read_only=read_only, options=options)
 
@@ -248,8 +253,12 @@ def create_group(
     storage_options: dict[str, Any] | None = None,
     mode: str = "w-",
     node: str | None = None,
+    write_empty_chunks: bool | None = None,
+    process_locks: bool = False,
+    cache_bytes: int | None = None,
 ) -> Group:
-    """Create a group and write its metadata (``zarr.json`` or ``.zgroup`` + ``.zattrs``).
+    """Create a group and write its metadata (``zarr.json`` or ``.zgroup`` + ``.zattrs``); the array
+    options apply to the arrays it creates and opens.
 
     >>> import exzarr
     >>> g = exzarr.create_group("memory://doc-cg", attributes={"title": "demo"}, mode="w")
@@ -259,9 +268,10 @@ def create_group(
     mode = check_mode(mode)
     if mode in ("r", "r+"):
         raise ValueError(f"create_group needs a writable mode, got {mode!r}")
+    options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     meta, _ = resolve_group(store, npath, mode, zarr_format=zarr_format, attributes=attributes)
-    return Group(store, npath, meta)
+    return Group(store, npath, meta, options=options)
 
 
 def consolidate_metadata(
@@ -302,8 +312,11 @@ def save(path: Any, data: Any, *, chunks: Any = None, mode: str = "w", **create_
     dtype = create_kwargs.pop("dtype", arr.dtype)
     if dtype is not None and np.dtype(dtype).kind in "UT" and np.dtype(dtype).kind == "T":
         dtype = str
+    dt = as_data_type(dtype)
+    # the data is cast (and refused) before anything at the path is replaced
+    value = cast_value(arr, dt.numpy, arr.shape, name="/" + str(create_kwargs.get("node") or ""), vlen=dt.vlen)
     a = create(path, shape=arr.shape, chunks=chunks, dtype=dtype, mode=mode, **create_kwargs)
-    a[...] = arr
+    a[...] = value
     return a
 
 

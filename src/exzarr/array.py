@@ -15,7 +15,7 @@ from .cache import CacheStats, ChunkCache
 from .chunk_grid import normalize_shape
 from .engine import streaming
 from .engine.core import ChunkEngine, EngineSpec, LockPolicy
-from .engine.progress import ProgressArg, concurrency_arg
+from .engine.progress import ProgressArg, concurrency_arg, progress_arg
 from .errors import BoundsError, SelectionError, ShapeMismatchError
 from .indexing import (
     CoordinateSelection,
@@ -58,13 +58,16 @@ class Array:
         *,
         read_only: bool = False,
         options: ArrayOptions | None = None,
+        cache: ChunkCache | None = None,
     ) -> None:
         self._store = store
         self._path = path.strip("/")
         self._meta = metadata
         self._options = options if options is not None else ArrayOptions()
         self._read_only = read_only or store.read_only
-        cache = ChunkCache(self._options.cache_bytes) if self._options.cache_bytes else None
+        self._options.check_store(store)
+        if cache is None and self._options.cache_bytes:
+            cache = ChunkCache(self._options.cache_bytes)
         self._engine = ChunkEngine(
             EngineSpec.from_metadata(
                 store,
@@ -283,8 +286,9 @@ class Array:
     def __getitem__(self, selection: Any) -> Any:
         sel = self._named_errors(self._dispatch, selection)
         out = self._read(sel)
-        if isinstance(sel, OrthogonalSelection) and sel.dims and all(isinstance(d, IntDim) for d in sel.dims):
-            return out[()]
+        if isinstance(sel, OrthogonalSelection) and all(isinstance(d, IntDim) for d in sel.dims):
+            if sel.dims or (isinstance(selection, tuple) and selection == ()):
+                return out[()]  # a scalar, as NumPy gives for all-integer (and, on 0-d, empty) indexes
         return out
 
     def __setitem__(self, selection: Any, value: Any) -> None:
@@ -308,9 +312,13 @@ class Array:
 
     def get_coordinate_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
         """Point-wise selection: index arrays broadcast together, or one full-shape boolean mask."""
+        if not self.ndim:  # a 0-d array has no points to broadcast: as in NumPy, this is basic indexing
+            return self.get_basic_selection(selection, max_concurrency=max_concurrency)
         return self._read(self._named_errors(coordinate_selection, selection, self.shape, self._meta.chunks), max_concurrency)
 
     def set_coordinate_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
+        if not self.ndim:
+            return self.set_basic_selection(selection, value, max_concurrency=max_concurrency)
         self._write(self._named_errors(coordinate_selection, selection, self.shape, self._meta.chunks), value, max_concurrency)
 
     def get_block_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
@@ -367,7 +375,8 @@ class Array:
             names = self.dimension_names or ()
             for dim, v in named.items():
                 if dim not in names:
-                    raise SelectionError(f"array {self.name!r}: no dimension named {dim!r} (dimension_names={names!r})")
+                    known = f"its dimensions are {list(names)}" if names else "it has no dimension_names"
+                    raise TypeError(f"array {self.name!r}: unexpected keyword argument {dim!r}: not a dimension name ({known})")
                 axis = names.index(dim)
                 if isinstance(v, range):
                     v = slice(v.start, v.stop, v.step)
@@ -500,11 +509,19 @@ class Array:
         *,
         max_concurrency: int | None = None,
         progress: ProgressArg = False,
+        parallel: int | None = None,
+        progress_callback: Any = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(i, a[..., i, ...])`` for ``i`` in ``range(start, stop, step)`` along ``axis``,
         reading each chunk once (one chunk-row slab at a time)."""
         return streaming.stream_slices(
-            self._engine, axis, start=start, stop=stop, step=step, max_concurrency=max_concurrency, progress=progress
+            self._engine,
+            axis,
+            start=start,
+            stop=stop,
+            step=step,
+            max_concurrency=concurrency_arg(max_concurrency, parallel),
+            progress=progress_arg(progress, progress_callback),
         )
 
     def write_stream(
@@ -518,6 +535,7 @@ class Array:
         progress: ProgressArg = False,
         *,
         parallel: int | None = None,
+        progress_callback: Any = None,
     ) -> streaming.WriteSummary:
         """Write ``(chunk_index, ndarray)`` items (or ``{"index", "data"}`` dicts) as whole chunks.
 
@@ -535,14 +553,25 @@ class Array:
             on_error=on_error,
             checkpoint=checkpoint,
             batch_size=batch_size,
-            progress=progress,
+            progress=progress_arg(progress, progress_callback),
         )
 
     def write_chunks(
-        self, items: Any, max_concurrency: int | None = None, progress: ProgressArg = False
+        self,
+        items: Any,
+        max_concurrency: int | None = None,
+        progress: ProgressArg = False,
+        *,
+        parallel: int | None = None,
+        progress_callback: Any = None,
     ) -> list[tuple[int, ...]]:
         """Write many whole chunks concurrently: ``items`` of ``(chunk_index, data)``."""
-        return streaming.write_chunks(self._engine, items, max_concurrency=max_concurrency, progress=progress)
+        return streaming.write_chunks(
+            self._engine,
+            items,
+            max_concurrency=concurrency_arg(max_concurrency, parallel),
+            progress=progress_arg(progress, progress_callback),
+        )
 
     # ------------------------------------------------------------------ async twins
     async def get_slice_async(self, start: Any = None, stop: Any = None, step: Any = None, **kw: Any) -> np.ndarray:

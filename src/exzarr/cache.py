@@ -121,3 +121,30 @@ class ChunkCache:
     def stats(self) -> CacheStats:
         with self._lock:
             return CacheStats(self.hits, self.misses, self.evictions, len(self._data), self._nbytes, self.capacity)
+
+
+class CachePool:
+    """The caches of the arrays one group opens, by path: every handle ``g["x"]`` returns shares
+    one cache (so a write through one handle is seen through the others, and reads hit what an
+    earlier handle decoded). Copies start empty."""
+
+    def __init__(self) -> None:
+        self._caches: dict[str, ChunkCache] = {}
+        self._lock = threading.Lock()
+        track(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def for_path(self, path: str, capacity: int) -> ChunkCache:
+        with self._lock:
+            cache = self._caches.get(path)
+            if cache is None or cache.capacity != capacity:
+                cache = self._caches[path] = ChunkCache(capacity)
+            return cache

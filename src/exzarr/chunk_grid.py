@@ -87,6 +87,9 @@ class ChunkKeyEncoding:
             raise MetadataError(f"chunk_key_encoding: unknown encoding {name!r}")
         if not isinstance(cfg, dict):
             raise MetadataError("chunk_key_encoding: configuration must be an object")
+        unknown = sorted(set(cfg) - {"separator"})
+        if unknown:
+            raise MetadataError(f"chunk_key_encoding {name!r}: unknown option {unknown[0]!r} (options: separator)")
         sep = cfg.get("separator", "/" if name == "default" else ".")
         return cls(name, sep)
 

@@ -22,7 +22,7 @@ from .codecs.sharding import ShardingCodec
 from .codecs.transpose import TransposeCodec
 from .engine.core import ChunkEngine, EngineSpec
 from .engine.executor import resolve_concurrency, run_tasks
-from .engine.progress import ProgressArg, make_progress
+from .engine.progress import ProgressArg, concurrency_arg, make_progress
 from .errors import MetadataError
 from .group import Group
 from .metadata.model import ArrayMetadata
@@ -57,6 +57,7 @@ def copy(
     mode: str = "w-",
     storage: str | None = None,
     storage_options: dict[str, Any] | None = None,
+    parallel: int | None = None,
 ) -> Array | Group:
     """Copy the array or group tree ``src`` to ``dst`` and return the copy.
 
@@ -72,11 +73,14 @@ def copy(
     >>> b.zarr_format, b.chunks, b[...].sum()
     (3, (2, 2), np.int64(66))
     """
+    max_concurrency = concurrency_arg(max_concurrency, parallel)
     mode = check_mode(mode)
     if mode not in ("w", "w-"):
         raise ValueError(f"copy: mode must be 'w-' or 'w', got {mode!r}")
     node = _open_src(src)
     store, path = make_store(dst, storage=storage, storage_options=storage_options, mode="a")
+    if _overlaps(node.store.location(node.path), store.location(path)):
+        raise ValueError(f"copy: the destination {'/' + path!r} overlaps the source {node.name!r} in {store!r}")
     if isinstance(dst, Store):
         path = ""
     opts = dict(zarr_format=zarr_format, compressor=compressor, chunks=chunks, shards=shards, mode=mode)
@@ -87,6 +91,11 @@ def copy(
         out = _plan_group(node, store, path, opts, jobs)
     _run_jobs(jobs, progress, progress_callback, max_concurrency, node)
     return out
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Whether one node location is the other or lies inside it."""
+    return a == b or b.startswith(a.rstrip("/") + "/") or a.startswith(b.rstrip("/") + "/")
 
 
 def _plan_group(g: Group, store: Store, path: str, opts: dict[str, Any], jobs: list) -> Group:

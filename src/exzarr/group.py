@@ -9,12 +9,13 @@ from typing import Any
 from . import metadata as md
 from .array import Array
 from .attrs import Attributes
+from .cache import CachePool
 from .chunk_grid import normalize_shape
 from .dtypes import as_data_type
 from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, ReadOnlyError
 from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
-from .nodes import ArrayOptions, ArraySpec, normalize_path, resolve_array, resolve_group, split_kwargs
+from .nodes import OPTION_FIELDS, ArrayOptions, ArraySpec, normalize_path, resolve_array, resolve_group, split_kwargs
 from .storage.base import Store
 
 __all__ = ["Group", "node_from_metadata"]
@@ -35,12 +36,24 @@ def node_from_metadata(
     options: ArrayOptions | None = None,
     consolidated: consolidated_md.Nodes | None = None,
     check_against: consolidated_md.Nodes | None = None,
+    caches: CachePool | None = None,
 ) -> Array | Group:
     """The :class:`Array` or :class:`Group` for stored metadata (``options`` apply to arrays, and
-    to the arrays a group opens)."""
+    to the arrays a group opens; with ``cache_bytes``, arrays at one path share ``caches``)."""
     if isinstance(meta, ArrayMetadata):
-        return Array(store, path, meta, read_only=read_only, options=options)
-    return Group(store, path, meta, read_only=read_only, options=options, consolidated=consolidated, check_against=check_against)
+        cb = options.cache_bytes if options is not None else None
+        cache = caches.for_path(path, cb) if caches is not None and cb else None
+        return Array(store, path, meta, read_only=read_only, options=options, cache=cache)
+    return Group(
+        store,
+        path,
+        meta,
+        read_only=read_only,
+        options=options,
+        consolidated=consolidated,
+        check_against=check_against,
+        caches=caches,
+    )
 
 
 class Group:
@@ -66,12 +79,14 @@ class Group:
         options: ArrayOptions | None = None,
         consolidated: consolidated_md.Nodes | None = None,
         check_against: consolidated_md.Nodes | None = None,
+        caches: CachePool | None = None,
     ) -> None:
         self._store = store
         self._path = normalize_path(path)
         self._meta = metadata
         self._read_only = read_only or store.read_only
         self._options = options if options is not None else ArrayOptions()  # for the arrays it opens
+        self._caches = caches if caches is not None else CachePool()  # shared by its handles on one array
         # nodes below this group from consolidated metadata: lookups and listings then cost no requests
         self._consolidated = consolidated
         # with use_consolidated=False: consolidated entries to compare against (stale ones are reported)
@@ -156,7 +171,7 @@ class Group:
             if meta is None:
                 return None
             sub = consolidated_md.subset(self._consolidated, rel) if isinstance(meta, GroupMetadata) else None
-            return node_from_metadata(self._store, path, meta, read_only=ro, options=opts, consolidated=sub)
+            return node_from_metadata(self._store, path, meta, read_only=ro, options=opts, consolidated=sub, caches=self._caches)
         meta = md.read_metadata(self._store, path, zarr_format=self.zarr_format)
         if meta is None:
             return None
@@ -169,7 +184,7 @@ class Group:
                 stacklevel=3,
             )
         sub = consolidated_md.subset(check, rel) if check is not None and isinstance(meta, GroupMetadata) else None
-        return node_from_metadata(self._store, path, meta, read_only=ro, options=opts, check_against=sub)
+        return node_from_metadata(self._store, path, meta, read_only=ro, options=opts, check_against=sub, caches=self._caches)
 
     def __getitem__(self, name: str) -> Array | Group:
         node = self._get_node(name)
@@ -257,7 +272,7 @@ class Group:
         path = self._child(name)
         mode = "w" if overwrite else "w-"
         meta, _ = resolve_group(self._store, path, mode, zarr_format=self.zarr_format, attributes=attributes)
-        return Group(self._store, path, meta, options=self._options)
+        return Group(self._store, path, meta, options=self._options, caches=self._caches)
 
     def require_group(self, name: str) -> Group:
         """The child group ``name``, created if missing (like ``mkdir -p``)."""
@@ -288,21 +303,35 @@ class Group:
         self._consolidated = None
         self._ensure_parents(name)
         meta, _ = resolve_array(self._store, path, "w" if overwrite else "w-", array=spec)
-        return Array(self._store, path, meta, options=opts)
+        cache = self._caches.for_path(path, opts.cache_bytes) if opts.cache_bytes else None
+        return Array(self._store, path, meta, options=opts, cache=cache)
 
     def require_array(self, name: str, **kwargs: Any) -> Array:
         """The child array ``name``, created (with :func:`exzarr.create`'s keyword arguments) if
-        missing. An existing array must match the ``shape`` and ``dtype`` given, if given."""
+        missing. An existing array must match the ``shape`` and ``dtype`` given, if given; the
+        other arguments are checked as for a creation, and the array options apply to the
+        array returned."""
         node = self._get_node(name)
         if isinstance(node, Array):
-            for key, have in (("shape", node.shape), ("dtype", node.dtype)):
+            spec_kw, _ = split_kwargs(kwargs, "require_array")
+            ArraySpec(**{"shape": node.shape, "zarr_format": self.zarr_format, **spec_kw}).validate()
+            for key, have in (("shape", node.shape), ("dtype", node.dtype.newbyteorder("="))):
                 want = kwargs.get(key)
                 if want is None:
                     continue
-                want = normalize_shape(want) if key == "shape" else as_data_type(want).numpy
+                want = normalize_shape(want) if key == "shape" else as_data_type(want).numpy.newbyteorder("=")
                 if want != have:
                     raise NodeExistsError(f"array {node.name!r} exists with {key} {have}, not {want}")
-            return node
+            given = {k: v for k, v in kwargs.items() if k in OPTION_FIELDS}
+            if not given:
+                return node
+            return Array(
+                self._store,
+                node.path,
+                node.metadata,
+                read_only=node.read_only,
+                options=ArrayOptions(**{**vars(node.options), **given}),
+            )
         if node is not None:
             raise NodeExistsError(f"{'/' + self._child(name)!r} is a group, not an array")
         return self.create_array(name, **kwargs)

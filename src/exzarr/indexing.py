@@ -276,7 +276,10 @@ class CoordinateSelection:
 
     def groups(self) -> Iterator[tuple[tuple[int, ...], tuple[np.ndarray, ...], np.ndarray]]:
         """Yield ``(chunk_coords, in_chunk_coords, output_positions)`` per touched chunk."""
-        n = self.coords[0].size if self.coords else 0
+        if not self.coords:  # a 0-d array: the one element, at the one chunk
+            yield (), (), np.zeros(1, dtype=np.int64)
+            return
+        n = self.coords[0].size
         if n == 0:
             return
         chunk_coords = [c // cl for c, cl in zip(self.coords, self.chunks, strict=True)]

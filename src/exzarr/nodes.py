@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from . import metadata as md
-from .errors import NodeExistsError, NodeNotFoundError
+from .errors import NodeExistsError, NodeNotFoundError, StoreError
 from .metadata.model import ArrayMetadata, GroupMetadata
 from .storage.base import Store
 
@@ -84,6 +84,13 @@ class ArrayOptions:
         if cb is not None and (isinstance(cb, bool) or not isinstance(cb, int) or cb < 0):
             raise ValueError(f"cache_bytes must be a non-negative integer or None, got {cb!r}")
 
+    def check_store(self, store: Store) -> None:
+        """Refuse options the store cannot honour, before anything is written to it."""
+        if self.process_locks and store.lock_root is None:
+            raise StoreError(
+                f"process_locks=True needs a store with a local directory for lock files (a LocalStore); {store!r} has none"
+            )
+
 
 @dataclass(frozen=True)
 class ArraySpec:
@@ -107,14 +114,24 @@ class ArraySpec:
     def build(self) -> ArrayMetadata:
         return md.build_array_metadata(**{f.name: getattr(self, f.name) for f in fields(self)})
 
+    def validate(self) -> None:
+        """Build the metadata only to check the request (a misspelled codec option is an error
+        even when mode ``"a"`` finds the array and creates nothing). Shape and dtype are not
+        compared with what exists, as in zarr-python: "create or reopen" scripts run again after
+        the array has grown."""
+        self.build()
+
 
 SPEC_FIELDS = tuple(f.name for f in fields(ArraySpec))
 OPTION_FIELDS = tuple(f.name for f in fields(ArrayOptions))
 
 
+_HINTS = {"store": "pass the store (or a path or URL) as the first argument"}
+
+
 def unexpected(caller: str, name: str, known: tuple[str, ...] | list[str]) -> TypeError:
     close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = f"; {_HINTS[name]}" if name in _HINTS else (f"; did you mean {close[0]!r}?" if close else "")
     return TypeError(f"{caller}() got an unexpected keyword argument {name!r}{hint}")
 
 
@@ -164,24 +181,30 @@ def resolve(
         if kind is not None and found_kind != kind:
             raise NodeNotFoundError(f"{where} is {_a(found_kind)}, not {_a(kind)}")
         return existing, mode == "r"
+    if kind is None and array is not None:
+        kind = "array"  # creation arguments were given: the node wanted is an array
     if mode == "a" and existing is not None:
         if kind is not None and found_kind != kind:
             raise NodeExistsError(f"{_a(found_kind)} exists at {where}, not {_a(kind)}")
+        if isinstance(array, ArraySpec):
+            array.validate()
         return existing, False
     anything = existing if existing is not None or zarr_format is None else md.read_metadata(store, path)
     if kind == "group" or (kind is None and array is None):
         new: ArrayMetadata | GroupMetadata = md.build_group_metadata(zarr_format or 3, attributes)
     elif array is None:
-        raise NodeNotFoundError(f"no array at {where} (pass shape= to create one)")
+        hint = "mode='w' creates a new array: pass shape=" if mode == "w" else "pass shape= to create one"
+        raise NodeNotFoundError(f"no array at {where} ({hint})")
     else:
         new = array if isinstance(array, ArrayMetadata) else array.build()
+    encoded = md.encode_metadata(path, new)  # fails now (e.g. attributes JSON cannot hold), before any delete
     if anything is not None:
         if mode in ("w-", "a"):
             what = _a("array" if isinstance(anything, ArrayMetadata) else "group")
             hint = " (use mode='w' to overwrite)" if mode == "w-" else f" (zarr_format={zarr_format} was asked for)"
             raise NodeExistsError(f"{what} (v{anything.zarr_format}) already exists at {where}{hint}")
         store.delete_prefix(path)  # mode "w"; at the root: every key
-    md.write_metadata(store, path, new)
+    md.write_metadata(store, path, new, encoded=encoded)
     return new, False
 
 

@@ -152,8 +152,10 @@ def test_named_dimensions(tmp_path):
     assert np.array_equal(a.get_slice(time=(0, 31)), x[0:31])
     a.set_slice(-1, time=5)
     assert (a[5] == -1).all()
-    with pytest.raises(exzarr.errors.SelectionError, match="depth"):
+    with pytest.raises(TypeError, match="'depth'.*not a dimension name"):
         a.get_slice(depth=1)
+    with pytest.raises(TypeError, match="'parallel'"):
+        a.get_slice(parallel=2)  # a misspelled option is not silently a dimension
     v2 = exzarr.create(tmp_path / "n2", shape=(4, 2), chunks=(2, 2), zarr_format=2, dimension_names=["t", "x"])
     assert exzarr.open(tmp_path / "n2").dimension_names == ("t", "x")
     assert exzarr.open(tmp_path / "n2").attrs["_ARRAY_DIMENSIONS"] == ["t", "x"]

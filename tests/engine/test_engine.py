@@ -155,9 +155,13 @@ def test_stale_lock_of_a_killed_process_is_recovered(tmp_path):
 
 
 def test_process_locks_need_a_local_store():
-    a = exzarr.create(MemoryStore(), shape=(4,), chunks=(2,), process_locks=True)
+    store = MemoryStore()
     with pytest.raises(StoreError, match="LocalStore"):
-        a[0] = 1
+        exzarr.create(store, shape=(4,), chunks=(2,), process_locks=True)
+    assert list(store.list()) == []  # refused before anything was written
+    exzarr.create(store, shape=(4,), chunks=(2,))
+    with pytest.raises(StoreError, match="LocalStore"):
+        exzarr.open(store, mode="r+", process_locks=True)
 
 
 def test_failing_chunk_names_key_and_cancels_the_rest():

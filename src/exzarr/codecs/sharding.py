@@ -61,7 +61,7 @@ class ShardingCodec(ArrayBytesCodec):
             self.chunk_shape = tuple(int(c) for c in chunk_shape)
         except (TypeError, ValueError):
             raise MetadataError(f"codec 'sharding_indexed': invalid chunk_shape {chunk_shape!r}") from None
-        if not self.chunk_shape or any(c < 1 for c in self.chunk_shape):
+        if any(c < 1 for c in self.chunk_shape):  # () is a 0-d array's one inner chunk (tensorstore writes it)
             raise MetadataError(f"codec 'sharding_indexed': chunk_shape must be positive integers, got {chunk_shape!r}")
         if index_location not in ("start", "end"):
             raise MetadataError(f"codec 'sharding_indexed': index_location must be 'start' or 'end', got {index_location!r}")

@@ -29,10 +29,11 @@ import numpy as np
 
 from .. import telemetry
 from ..cache import ChunkCache
+from ..casting import cast_value
 from ..chunk_grid import ChunkKeyEncoding, grid_shape
 from ..codecs.base import Buffer, is_fill
 from ..config import config
-from ..errors import CastError, ReadOnlyError, ShapeMismatchError, StoreError, decode_error, decoding
+from ..errors import ReadOnlyError, StoreError, decode_error, decoding
 from ..indexing import CoordinateSelection, OrthogonalSelection, basic_selection, rechunk
 from ..metadata.model import ArrayMetadata
 from ..storage.base import Store
@@ -130,6 +131,7 @@ class EngineSpec:
     locks: LockPolicy = field(default_factory=LockPolicy)
     write_empty: bool | None = None  # None: follow exzarr.config.write_empty_chunks
     read_only: bool = False
+    vlen: str | None = None  # "string"/"bytes" for variable-length elements (what values must be)
     fast: bool = True  # False: the plain decode-then-copy twin of every fast path (for tests)
 
     @classmethod
@@ -141,6 +143,7 @@ class EngineSpec:
             key_encoding=meta.key_encoding,
             dtype=meta.dtype.numpy,
             fill=meta.effective_fill,
+            vlen=meta.dtype.vlen,
             **kw,
         )
 
@@ -245,6 +248,10 @@ class ChunkEngine:
         prefix = f"{path}/" if path else ""
         enc = self.spec.key_encoding
         grid = self.layout.object_grid
+        if not self.ndim:  # a 0-d array's one key ("c", or "0", which would parse as 1-d)
+            if self.store.exists(self.object_key(())):
+                yield ()
+            return
         for key in self.store.list_prefix(prefix):
             coords = enc.decode(key[len(prefix) :])
             if coords is not None and len(coords) == self.ndim and all(c < g for c, g in zip(coords, grid, strict=True)):
@@ -290,7 +297,7 @@ class ChunkEngine:
         chunk, nbytes = self._unit(idx)
         if chunk is None:
             return np.full(tuple(b - a for a, b in zip(lo, hi, strict=True)), self.fill, dtype=self.dtype), 0
-        return chunk[tuple(slice(0, b - a) for a, b in zip(lo, hi, strict=True))], nbytes
+        return chunk[(*(slice(0, b - a) for a, b in zip(lo, hi, strict=True)), Ellipsis)], nbytes  # an array even when 0-d
 
     # ------------------------------------------------------------------ reading selections
     def read(self, sel: Selection, max_concurrency: int | None = None) -> np.ndarray:
@@ -377,32 +384,8 @@ class ChunkEngine:
 
     # ------------------------------------------------------------------ writing selections
     def prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-        """``value`` cast to the dtype and broadcast to ``shape`` (a read-only view when it broadcasts)."""
-        nd = self.dtype
-        if not isinstance(value, np.ndarray) and hasattr(value, "__array__"):
-            value = np.asarray(value)  # another exzarr array, a dask or xarray array: read it once
-        if isinstance(value, np.ndarray) and value.dtype == nd:
-            arr = value
-        elif nd.fields is not None and not isinstance(value, np.ndarray):
-            try:  # as NumPy does: a tuple is one record, a list of tuples is records
-                arr = np.array(value, dtype=nd)
-            except (ValueError, TypeError) as exc:
-                raise CastError(f"array {self.name!r}: cannot cast {type(value).__name__} value to dtype {nd}: {exc}") from None
-        else:
-            try:
-                arr = np.empty(np.shape(value), dtype=nd)
-                if arr.ndim == 0:
-                    arr[()] = value
-                else:
-                    arr[...] = value
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise CastError(f"array {self.name!r}: cannot cast {type(value).__name__} value to dtype {nd}: {exc}") from None
-        try:
-            return np.broadcast_to(arr, shape)
-        except ValueError:
-            raise ShapeMismatchError(
-                f"array {self.name!r}: data of shape {arr.shape} does not broadcast to selection shape {shape}"
-            ) from None
+        """``value`` cast to the dtype (refusing any lossy cast) and broadcast to ``shape``."""
+        return cast_value(value, self.dtype, shape, name=self.name, vlen=self.spec.vlen)
 
     def lock(self, key: str) -> Any:
         """The lock held over a whole read-modify-write of the stored object ``key``."""
@@ -467,9 +450,11 @@ class ChunkEngine:
                     t.nbytes = sum(len(memoryview(p).cast("B")) for p in parts)
                     self.put(key, encoded, chunk)
 
+        zero_d = self.ndim == 0  # the one chunk of a 0-d array, whose selections are all ()
+
         def write_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
-            piece = val[task.out_selection]
+            piece = val if zero_d else val[task.out_selection]  # (val[()] of an object array is the element)
             with self.lock(key):  # the whole read-modify-write: concurrent writers never lose updates
                 data = None if task.is_complete else get(key)  # I/O outside the CPU gate
                 with gate:
@@ -479,14 +464,14 @@ class ChunkEngine:
                             chunk = piece  # the value covers the whole chunk: encode it as it is, no copy
                         else:
                             chunk = self._fill_object() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
-                            chunk[task.chunk_selection] = piece
+                            chunk[(...,) if zero_d else task.chunk_selection] = piece
                     elif data is not None and shards is not None:
                         # part of an existing shard: re-encode only the inner chunks written to
                         put(key, shards.rewrite(key, data, task.chunk_selection, piece))
                         return
                     else:
                         chunk = self._fill_object() if data is None else np.array(self.decode(key, data), order="C")
-                        chunk[task.chunk_selection] = piece
+                        chunk[(...,) if zero_d else task.chunk_selection] = piece
                     encoded = encode(chunk)
                 put(key, encoded, chunk)
 
@@ -507,6 +492,8 @@ class ChunkEngine:
         if any(n < o for n, o in zip(new_shape, old, strict=True)):
             for obj in list(self.stored_objects()):
                 if any(i >= g for i, g in zip(obj, new_grid, strict=True)):
-                    self.store.delete(self.object_key(obj))
+                    key = self.object_key(obj)
+                    with self.lock(key):
+                        self.put(key, None)  # deleted; a store that cannot delete (zip) gets the fill value
         if self.cache is not None:
             self.cache.clear()

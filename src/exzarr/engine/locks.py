@@ -43,7 +43,7 @@ def process_lock(store: Store, key: str, *, timeout: float = 60.0, poll: float =
     """Hold an exclusive OS lock for ``key`` (LocalStore only)."""
     import fcntl
 
-    root = getattr(store, "_root", None)
+    root = store.lock_root
     if root is None:
         raise StoreError(f"process_locks need a LocalStore; {store!r} cannot hold lock files")
     path = os.path.join(root, LOCK_DIR, key.replace("/", "%") + ".lock")

@@ -23,6 +23,17 @@ def concurrency_arg(max_concurrency: Any, parallel: Any) -> int | None:
     return check_concurrency(max_concurrency)
 
 
+def progress_arg(progress: ProgressArg, progress_callback: Any) -> ProgressArg:
+    """``progress=``, or its alias ``progress_callback=`` (not both)."""
+    if progress_callback is None:
+        return progress
+    if progress not in (None, False):
+        raise TypeError("give progress= or its alias progress_callback=, not both")
+    if not callable(progress_callback):
+        raise TypeError(f"progress_callback must be callable, got {type(progress_callback).__name__}")
+    return progress_callback
+
+
 class Progress:
     """Reports ``(done, total)`` to a callable and/or advances a tqdm bar; thread-safe."""
 

@@ -101,10 +101,22 @@ def attribute_documents(meta: ArrayMetadata | GroupMetadata) -> dict[str, Any]:
     return v3.documents(meta) if meta.zarr_format == 3 else {".zattrs": meta.attributes}
 
 
-def write_metadata(store: Store, path: str, meta: ArrayMetadata | GroupMetadata, *, attrs_only: bool = False) -> None:
+def encode_metadata(path: str, meta: ArrayMetadata | GroupMetadata, *, attrs_only: bool = False) -> dict[str, bytes]:
+    """The documents of a node as ``{key: JSON bytes}``: everything that can fail (attributes that
+    are not JSON, values JSON cannot hold) fails here, before anything is written or deleted."""
     docs = attribute_documents(meta) if attrs_only else documents(meta)
-    encoded = {join(path, k): dumps(d, where=join(path, k)) for k, d in docs.items()}
-    for key, raw in encoded.items():
+    return {join(path, k): dumps(d, where=join(path, k)) for k, d in docs.items()}
+
+
+def write_metadata(
+    store: Store,
+    path: str,
+    meta: ArrayMetadata | GroupMetadata,
+    *,
+    attrs_only: bool = False,
+    encoded: dict[str, bytes] | None = None,
+) -> None:
+    for key, raw in (encoded if encoded is not None else encode_metadata(path, meta, attrs_only=attrs_only)).items():
         store.set(key, raw)
 
 

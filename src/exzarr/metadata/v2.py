@@ -27,7 +27,7 @@ def v2_codecs(ndim: int, order: str, filters: tuple[Any, ...] | None, compressor
 
 
 def parse_zarray(doc: Any, attrs: dict[str, Any] | None, *, path: str = "") -> ArrayMetadata:
-    where = f"{path or '/'}/.zarray"
+    where = f"/{path + '/' if path else ''}.zarray"
     if not isinstance(doc, dict):
         raise MetadataError(f"{where}: expected a JSON object")
     missing = [k for k in _REQUIRED if k not in doc]
@@ -104,7 +104,7 @@ def zarray_json(meta: ArrayMetadata) -> dict[str, Any]:
 
 
 def parse_zgroup(doc: Any, attrs: dict[str, Any] | None, *, path: str = "") -> GroupMetadata:
-    where = f"{path or '/'}/.zgroup"
+    where = f"/{path + '/' if path else ''}.zgroup"
     if not isinstance(doc, dict) or doc.get("zarr_format") != 2:
         raise MetadataError(f'{where}: expected {{"zarr_format": 2}}, got {doc!r}')
     return GroupMetadata(2, dict(attrs or {}))

@@ -39,7 +39,7 @@ def _extras(doc: dict[str, Any], known: set[str], where: str) -> dict[str, Any]:
 
 
 def parse_zarr_json(doc: Any, *, path: str = "") -> ArrayMetadata | GroupMetadata:
-    where = f"{path or '/'}/zarr.json"
+    where = f"/{path + '/' if path else ''}zarr.json"
     if not isinstance(doc, dict):
         raise MetadataError(f"{where}: expected a JSON object")
     if doc.get("zarr_format") != 3:

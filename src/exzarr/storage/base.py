@@ -146,6 +146,8 @@ class Store(ABC):
     #: count (a local file system: creating and renaming files is kernel work that overlaps
     #: across directories). Encoding stays limited to the cores by the engine's CPU gate.
     write_concurrency: int | None = None
+    #: True for stores only one object may write (a zip archive): copies (pickled, forked) are read-only.
+    single_writer: bool = False
 
     def __init__(self, *, read_only: bool = False) -> None:
         self._read_only = read_only
@@ -159,6 +161,17 @@ class Store(ABC):
         """Identifies the data this store reaches, so writers through different store objects
         on the same data share chunk locks (a directory for local stores)."""
         return f"{type(self).__name__}:{id(self)}"
+
+    def location(self, path: str = "") -> str:
+        """Where the node at ``path`` lives, comparable across store objects: two nodes overlap
+        when one location is the other or lies below it (a copy refuses that)."""
+        return "/".join(p for p in (self.lock_namespace.rstrip("/"), path.strip("/")) if p)
+
+    @property
+    def lock_root(self) -> str | None:
+        """A local directory where cross-process chunk locks can live (``process_locks=True``);
+        ``None`` for stores that have none."""
+        return None
 
     def _check_writable(self, key: str) -> None:
         if self._read_only:

@@ -206,6 +206,13 @@ class LocalStore(Store):
     def lock_namespace(self) -> str:
         return self._root
 
+    @property
+    def lock_root(self) -> str:
+        return self._root
+
+    def location(self, path: str = "") -> str:
+        return os.path.realpath(os.path.join(self._root, *[p for p in path.split("/") if p]))
+
     def _path(self, key: str) -> Path:
         return Path(self._fspath(key))
 

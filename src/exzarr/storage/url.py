@@ -25,6 +25,7 @@ def _reset_after_fork() -> None:
 
 
 _STORAGE = ("filesystem", "local", "file", "memory", "zip")
+_SCHEME_STORAGE = {"file": "file", "filesystem": "file", "local": "file", "memory": "memory", "zip": "zip"}
 
 
 def memory_store(name: str) -> MemoryStore:
@@ -53,6 +54,9 @@ def make_store(
     opts = dict(storage_options or {})
     read_only = mode == "r"
     if isinstance(path, Store):
+        if opts or storage is not None:
+            given = "storage_options" if opts else "storage"
+            raise TypeError(f"{given}= applies when a path or URL is given; {path!r} is a store object already")
         return path, ""
     if storage is not None and storage not in _STORAGE:
         raise StoreError(f"storage: unknown backend {storage!r} (expected one of {_STORAGE})")
@@ -61,6 +65,8 @@ def make_store(
     spath = os.fspath(path) if path is not None else None
     if spath is not None and "://" in spath:
         scheme, rest = spath.split("://", 1)
+        if storage is not None and _SCHEME_STORAGE.get(scheme) != _SCHEME_STORAGE.get(storage, storage):
+            raise StoreError(f"path {spath!r} is a {scheme}:// URL but storage={storage!r} was given")
         if scheme == "memory":
             return _build(memory_store, opts, rest), ""
         if scheme == "file":

@@ -46,6 +46,13 @@ class LatencyStore(Store):
     def lock_namespace(self) -> str:
         return self.inner.lock_namespace
 
+    @property
+    def lock_root(self) -> str | None:
+        return self.inner.lock_root
+
+    def location(self, path: str = "") -> str:
+        return self.inner.location(path)
+
     def _wait(self) -> None:
         if self.latency:
             time.sleep(self.latency)

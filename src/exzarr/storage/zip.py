@@ -27,6 +27,7 @@ class ZipStore(Store):
     """
 
     supports_deletes = False
+    single_writer = True
 
     def __init__(self, path: str | os.PathLike[str], mode: str = "a", *, compression: int = zipfile.ZIP_STORED) -> None:
         if mode not in ("r", "w", "a"):
@@ -41,11 +42,18 @@ class ZipStore(Store):
         track(self)
 
     def _after_fork(self) -> None:
-        """A forked child shares the parent's file offset: a reader reopens the archive for itself."""
+        """A forked child shares the parent's file offset: it reopens the archive for itself, read
+        only (the parent stays the one writer; what it had not flushed is not visible)."""
         self._lock = threading.RLock()
-        if self._zf is not None and self.read_only:
+        if self._zf is not None:
+            inherited = self._zf
+            inherited.mode, inherited._didModify = "r", False  # closing it here must not write a directory
             self._zf = None
-            self._open("r")
+            self._read_only, self.mode = True, "r"
+            try:
+                self._open("r")
+            except StoreError:
+                self._zf = None
 
     def _open(self, mode: str) -> None:
         if mode == "a" and not self.path.exists():
@@ -61,8 +69,10 @@ class ZipStore(Store):
         return f"ZipStore({str(self.path)!r}, mode={self.mode!r})"
 
     def __getstate__(self) -> dict[str, Any]:
+        # a zip has one writer: a copy (another process, a Dask worker) reads what was written so
+        # far and cannot write (two writers appending to one archive lose each other's members)
         self.flush()
-        return {"path": str(self.path), "mode": "r" if self.read_only else "a", "compression": self.compression}
+        return {"path": str(self.path), "mode": "r", "compression": self.compression}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"], state["mode"], compression=state["compression"])  # type: ignore[misc]
