@@ -320,3 +320,68 @@ def test_sharded_reads_never_mix_two_versions_of_a_shard(tmp_path, where):
         stop.set()
         t.join()
     assert set(seen) == {(22, 33)}
+
+
+# ----------------------------------------------------------------------------- raw dependency errors
+
+
+def test_deeply_nested_json_is_a_metadata_error(tmp_path):
+    from exzarr.errors import MetadataError
+
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "zarr.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(MetadataError, match="nested too deeply"):
+        exzarr.open(tmp_path / "deep")
+    a = exzarr.create(tmp_path / "a", shape=(2,), chunks=(2,))
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(MetadataError, match="nested too deeply"):
+        a.attrs["x"] = deep
+    assert dict(exzarr.open(tmp_path / "a").attrs) == {}
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / ".zgroup").write_text('{"zarr_format": 2}')
+    (tmp_path / "c" / ".zmetadata").write_text('{"metadata": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(MetadataError, match="nested too deeply"):
+        exzarr.open_group(tmp_path / "c", mode="r")
+
+
+def test_deeply_nested_sharding_is_refused():
+    from exzarr.errors import MetadataError
+
+    codec: dict = {"name": "bytes"}
+    for _ in range(150):
+        codec = {"name": "sharding_indexed", "configuration": {"chunk_shape": [1], "codecs": [codec]}}
+    with pytest.raises(MetadataError, match="nested more than"):
+        exzarr.create(shape=(4,), chunks=(4,), codecs=[codec])
+    two = {"name": "sharding_indexed", "configuration": {"chunk_shape": [2], "codecs": [
+        {"name": "sharding_indexed", "configuration": {"chunk_shape": [1]}}]}}  # fmt: skip
+    a = exzarr.create(shape=(4,), chunks=(4,), codecs=[two], dtype="i2")  # nesting as real data does
+    a[...] = [1, 2, 3, 4]
+    assert a[...].tolist() == [1, 2, 3, 4]
+
+
+def test_a_shard_index_too_large_to_read_is_refused_when_opening(tmp_path):
+    import json
+
+    from exzarr.errors import MetadataError
+
+    doc = json.loads(exzarr.create(tmp_path / "s", shape=(4,), chunks=(1,), shards=(4,)).store.get("zarr.json"))
+    doc["shape"] = [2**40]
+    doc["chunk_grid"]["configuration"]["chunk_shape"] = [2**40]
+    (tmp_path / "s" / "zarr.json").write_text(json.dumps(doc))
+    with pytest.raises(MetadataError, match="index"):
+        exzarr.open(tmp_path / "s")
+
+
+def test_dot_dot_in_node_paths_is_a_path_error(tmp_path):
+    from exzarr.errors import PathError
+
+    g = exzarr.create_group(tmp_path / "g")
+    for bad in ("../x", "a/../../b", "."):
+        with pytest.raises(PathError):
+            g.create_array(bad, shape=(1,))
+        with pytest.raises(ValueError):  # still a ValueError for code written before
+            exzarr.open(tmp_path / "g", node=bad)
+    with pytest.raises(PathError):
+        g.create_group("__reserved")

@@ -15,8 +15,9 @@ from .cache import CacheStats, ChunkCache
 from .chunk_grid import normalize_shape
 from .engine import streaming
 from .engine.core import ChunkEngine, EngineSpec, LockPolicy
+from .engine.locks import metadata_lock
 from .engine.progress import ProgressArg, concurrency_arg, progress_arg
-from .errors import BoundsError, SelectionError, ShapeMismatchError
+from .errors import BoundsError, NodeNotFoundError, SelectionError, ShapeMismatchError
 from .indexing import (
     CoordinateSelection,
     IntDim,
@@ -150,7 +151,7 @@ class Array:
 
     @property
     def attrs(self) -> Attributes:
-        return Attributes(self._read_attributes, self._write_attributes)
+        return Attributes(self._read_attributes, self._modify_attributes)
 
     @property
     def read_only(self) -> bool:
@@ -599,9 +600,17 @@ class Array:
         await asyncio.to_thread(self.write_chunk, chunk_index, data)
 
     # ------------------------------------------------------------------ shape changes
-    def _write_metadata(self, meta: ArrayMetadata, *, attrs_only: bool = False) -> None:
-        self._check_writable()
-        md.write_metadata(self._store, self._path, meta, attrs_only=attrs_only)
+    def _metadata_lock(self) -> Any:
+        return metadata_lock(self._store, self._path, processes=self._options.process_locks)
+
+    def _reload(self) -> ArrayMetadata:
+        """The metadata as stored now (read under the metadata lock by the updates below)."""
+        meta = md.read_metadata(self._store, self._path, zarr_format=self.zarr_format)
+        if not isinstance(meta, ArrayMetadata):
+            raise NodeNotFoundError(f"array {self.name!r} is no longer in {self._store!r}")
+        return meta
+
+    def _adopt(self, meta: ArrayMetadata) -> None:
         self._meta = meta
         if meta.shape != self._engine.layout.shape:
             self._engine = self._engine.with_metadata(meta)
@@ -609,38 +618,65 @@ class Array:
     def _read_attributes(self) -> dict[str, Any]:
         return dict(self._meta.attributes)
 
-    def _write_attributes(self, attrs: dict[str, Any]) -> None:
-        self._write_metadata(self._meta.with_(attributes=attrs), attrs_only=True)
+    def _modify_attributes(self, change: Any) -> None:
+        """Apply ``change(stored attributes)`` to the document as stored now, under the metadata
+        lock, changing nothing else (a shape another handle wrote stays)."""
+        self._check_writable()
+        with self._metadata_lock():
+            current = self._reload()
+            new = current.with_(attributes=change(dict(current.attributes)))
+            md.write_metadata(self._store, self._path, new, attrs_only=True)
+            self._adopt(new)
+
+    def refresh(self) -> None:
+        """Re-read the metadata (shape, attributes) other handles or processes may have changed."""
+        self._adopt(self._reload())
 
     def resize(self, *new_shape: Any) -> None:
         """Change the shape. Data inside both shapes is kept; new regions read as the fill value.
 
         Chunks wholly outside the new shape are deleted, and the cut-off part of edge
         chunks is reset to the fill value, so growing again never resurrects old data.
+        The update starts from the shape as stored now (another handle may have grown it) and
+        holds the array's metadata lock.
         """
         self._check_writable()
         shape = normalize_shape(new_shape[0] if len(new_shape) == 1 and not isinstance(new_shape[0], int) else new_shape)
         if len(shape) != self.ndim:
             raise ShapeMismatchError(f"array {self.name!r}: resize to {shape} changes the number of dimensions ({self.ndim})")
-        self._engine.shrink(shape)
-        self._write_metadata(self._meta.with_(shape=shape))
+        with self._metadata_lock():
+            self._adopt(self._reload())
+            self._engine.shrink(shape)
+            new = self._meta.with_(shape=shape)
+            md.write_metadata(self._store, self._path, new)
+            self._adopt(new)
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
-        """Grow along ``axis`` and write ``data`` at the end; returns the new shape."""
+        """Grow along ``axis`` and write ``data`` at the end; returns the new shape.
+
+        Appends from several threads, handles or (with ``process_locks=True``) processes are
+        serialised by the array's metadata lock: each lands after the others, none is lost. The
+        data is written before the new shape, so a crash in between leaves the old shape."""
         self._check_writable()
         arr = np.asarray(data)
         if not -self.ndim <= axis < self.ndim:
             raise BoundsError(f"array {self.name!r}: axis {axis} is out of range for {self.ndim} dimensions")
         axis %= self.ndim
-        if arr.ndim != self.ndim or any(arr.shape[k] != self.shape[k] for k in range(self.ndim) if k != axis):
-            raise ShapeMismatchError(
-                f"array {self.name!r}: cannot append data of shape {arr.shape} to shape {self.shape} along axis {axis}"
-            )
-        old = self.shape[axis]
-        new_shape = tuple(s + arr.shape[axis] if k == axis else s for k, s in enumerate(self.shape))
-        self.resize(new_shape)
-        self[tuple(slice(old, None) if k == axis else slice(None) for k in range(self.ndim))] = arr
-        return new_shape
+        with self._metadata_lock():
+            self._adopt(self._reload())
+            shape = self.shape
+            if arr.ndim != self.ndim or any(arr.shape[k] != shape[k] for k in range(self.ndim) if k != axis):
+                raise ShapeMismatchError(
+                    f"array {self.name!r}: cannot append data of shape {arr.shape} to shape {shape} along axis {axis}"
+                )
+            old = shape[axis]
+            grown = self._meta.with_(shape=tuple(s + arr.shape[axis] if k == axis else s for k, s in enumerate(shape)))
+            engine = self._engine.with_metadata(grown)
+            region = tuple(slice(old, None) if k == axis else slice(None) for k in range(self.ndim))
+            engine.write(basic_selection(region, grown.shape, grown.chunks), arr)
+            md.write_metadata(self._store, self._path, grown)
+            self._adopt(grown)
+        return grown.shape
 
     @property
     def info(self) -> str:

@@ -14,6 +14,7 @@ FileNotFoundError`` keeps working::
     │   └── UnsupportedDtypeError                    dtype not supported
     ├── ChunkDecodeError       (ValueError)          a stored chunk failed to decode
     │   └── ChecksumError                            ...because its checksum differs
+    ├── PathError              (ValueError)          a node path or name that is not allowed
     ├── BoundsError            (IndexError)          selection outside the array
     ├── SelectionError         (IndexError)          malformed selection
     ├── ShapeMismatchError     (ValueError)          data does not broadcast
@@ -39,6 +40,7 @@ __all__ = [
     "MetadataError",
     "NodeExistsError",
     "NodeNotFoundError",
+    "PathError",
     "ReadOnlyError",
     "SelectionError",
     "ShapeMismatchError",
@@ -93,6 +95,10 @@ class ChunkDecodeError(ExzarrError, ValueError):
 
 class ChecksumError(ChunkDecodeError):
     """A stored chunk failed its checksum (e.g. crc32c)."""
+
+
+class PathError(ExzarrError, ValueError):
+    """A node path or name is not allowed (``..`` segments, reserved names...)."""
 
 
 class BoundsError(ExzarrError, IndexError):

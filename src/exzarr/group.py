@@ -12,7 +12,8 @@ from .attrs import Attributes
 from .cache import CachePool
 from .chunk_grid import normalize_shape
 from .dtypes import as_data_type
-from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, ReadOnlyError
+from .engine.locks import metadata_lock
+from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, NodeNotFoundError, PathError, ReadOnlyError
 from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
 from .nodes import OPTION_FIELDS, ArrayOptions, ArraySpec, normalize_path, resolve_array, resolve_group, split_kwargs
@@ -24,7 +25,7 @@ __all__ = ["Group", "node_from_metadata"]
 def _check_name(name: str) -> None:
     for part in name.split("/"):
         if not part or part.startswith("__") or set(part) == {"."} or part in ("zarr.json", ".zarray", ".zgroup", ".zattrs"):
-            raise ValueError(f"invalid node name {name!r}: names must be non-empty, not all dots, not start with '__'")
+            raise PathError(f"invalid node name {name!r}: names must be non-empty, not all dots, not start with '__'")
 
 
 def node_from_metadata(
@@ -123,7 +124,7 @@ class Group:
 
     @property
     def attrs(self) -> Attributes:
-        return Attributes(self._read_attributes, self._write_attributes)
+        return Attributes(self._read_attributes, self._modify_attributes)
 
     def __repr__(self) -> str:
         return f"<exzarr.Group {self.name!r} v{self.zarr_format}>"
@@ -146,11 +147,17 @@ class Group:
     def _read_attributes(self) -> dict[str, Any]:
         return dict(self._meta.attributes)
 
-    def _write_attributes(self, attrs: dict[str, Any]) -> None:
+    def _modify_attributes(self, change: Any) -> None:
+        """Apply ``change(stored attributes)`` to the group's document as stored now, under its
+        metadata lock (consolidated metadata and other fields stay as stored)."""
         self._check_writable()
-        meta = self._meta.with_(attributes=attrs)
-        md.write_metadata(self._store, self._path, meta, attrs_only=True)
-        self._meta = meta
+        with metadata_lock(self._store, self._path, processes=self._options.process_locks):
+            current = md.read_metadata(self._store, self._path, zarr_format=self.zarr_format)
+            if not isinstance(current, GroupMetadata):
+                raise NodeNotFoundError(f"group {self.name!r} is no longer in {self._store!r}")
+            meta = current.with_(attributes=change(dict(current.attributes)))
+            md.write_metadata(self._store, self._path, meta, attrs_only=True)
+            self._meta = meta
 
     def _child(self, name: str) -> str:
         name = normalize_path(name)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from . import metadata as md
-from .errors import NodeExistsError, NodeNotFoundError, StoreError
+from .errors import NodeExistsError, NodeNotFoundError, PathError, StoreError
 from .metadata.model import ArrayMetadata, GroupMetadata
 from .storage.base import Store
 
@@ -58,7 +58,7 @@ def normalize_path(path: Any) -> str:
     parts = [p for p in str(path).split("/") if p]
     for p in parts:
         if p in (".", ".."):
-            raise ValueError(f"invalid node path {path!r}: '.' and '..' segments are not allowed")
+            raise PathError(f"invalid node path {path!r}: '.' and '..' segments are not allowed")
     return "/".join(parts)
 
 

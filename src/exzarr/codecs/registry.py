@@ -32,8 +32,32 @@ def _no_options(name: str, cls: type[Codec]) -> Any:
     return factory
 
 
+#: sharding inside sharding deeper than this is refused (real data nests once, if at all)
+MAX_SHARDING_DEPTH = 8
+
+
+def _sharding_depth(cfg: Any) -> int:
+    """How deeply sharding codecs nest in a sharding configuration (counted without recursion)."""
+    depth, level = 0, [cfg]
+    while level:
+        depth += 1
+        if depth > MAX_SHARDING_DEPTH:
+            return depth
+        level = [
+            c.get("configuration") or {}
+            for conf in level
+            if isinstance(conf, dict)
+            for key in ("codecs", "index_codecs")
+            for c in (conf.get(key) if isinstance(conf.get(key), list) else [])
+            if isinstance(c, dict) and c.get("name") == "sharding_indexed"
+        ]
+    return depth
+
+
 def _sharding_from_config(cfg: dict[str, Any]) -> ShardingCodec:
     check_options("sharding_indexed", cfg, ("chunk_shape", "codecs", "index_codecs", "index_location"))
+    if _sharding_depth(cfg) > MAX_SHARDING_DEPTH:
+        raise MetadataError(f"codec 'sharding_indexed': sharding nested more than {MAX_SHARDING_DEPTH} deep")
     if "chunk_shape" not in cfg:
         raise MetadataError("codec 'sharding_indexed': missing chunk_shape")
 

@@ -450,11 +450,13 @@ class ChunkEngine:
                     t.nbytes = sum(len(memoryview(p).cast("B")) for p in parts)
                     self.put(key, encoded, chunk)
 
-        zero_d = self.ndim == 0  # the one chunk of a 0-d array, whose selections are all ()
+        # object arrays: an all-integer index returns (and assigns) the element itself, so index
+        # with a trailing ... to keep 0-d arrays as arrays
+        boxed = val.dtype.kind == "O" or self.ndim == 0
 
         def write_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
-            piece = val if zero_d else val[task.out_selection]  # (val[()] of an object array is the element)
+            piece = val[(*task.out_selection, ...)] if boxed else val[task.out_selection]
             with self.lock(key):  # the whole read-modify-write: concurrent writers never lose updates
                 data = None if task.is_complete else get(key)  # I/O outside the CPU gate
                 with gate:
@@ -464,14 +466,14 @@ class ChunkEngine:
                             chunk = piece  # the value covers the whole chunk: encode it as it is, no copy
                         else:
                             chunk = self._fill_object() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
-                            chunk[(...,) if zero_d else task.chunk_selection] = piece
+                            chunk[(*task.chunk_selection, ...) if boxed else task.chunk_selection] = piece
                     elif data is not None and shards is not None:
                         # part of an existing shard: re-encode only the inner chunks written to
                         put(key, shards.rewrite(key, data, task.chunk_selection, piece))
                         return
                     else:
                         chunk = self._fill_object() if data is None else np.array(self.decode(key, data), order="C")
-                        chunk[(...,) if zero_d else task.chunk_selection] = piece
+                        chunk[(*task.chunk_selection, ...) if boxed else task.chunk_selection] = piece
                     encoded = encode(chunk)
                 put(key, encoded, chunk)
 

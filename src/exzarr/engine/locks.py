@@ -1,6 +1,7 @@
 """Chunk locks: a whole read-modify-write of one chunk happens under its lock.
 
-Within a process, locks are striped: a chunk's ``(store namespace, key)`` hashes to one
+Metadata read-modify-writes (shape, attributes) hold :func:`metadata_lock`, striped apart
+from the chunk locks. Within a process, locks are striped: a chunk's ``(store namespace, key)`` hashes to one
 of a fixed set of locks, so memory stays bounded and two arrays opened separately on
 the same directory still share locks. A task holds one chunk lock at a time, so
 stripes can only serialise writers, never deadlock them.
@@ -25,6 +26,9 @@ from ..errors import StoreError
 from ..storage.base import Store
 
 _STRIPES = [threading.Lock() for _ in range(1024)]
+# metadata documents have their own stripes: a metadata update holds one while it writes chunks
+# (append), and chunk stripes are never held while waiting for a metadata stripe, so no deadlock
+_META_STRIPES = [threading.Lock() for _ in range(64)]
 LOCK_DIR = ".exzarr-locks"
 
 
@@ -32,6 +36,7 @@ LOCK_DIR = ".exzarr-locks"
 def _reset_after_fork() -> None:
     # a stripe held by another parent thread at the fork would stay held in the child for ever
     _STRIPES[:] = [threading.Lock() for _ in range(len(_STRIPES))]
+    _META_STRIPES[:] = [threading.Lock() for _ in range(len(_META_STRIPES))]
 
 
 def thread_lock(store: Store, key: str) -> threading.Lock:
@@ -75,6 +80,19 @@ def chunk_lock(store: Store, key: str, *, processes: bool = False, timeout: floa
     with thread_lock(store, key):
         if processes:
             with process_lock(store, key, timeout=timeout):
+                yield
+        else:
+            yield
+
+
+@contextlib.contextmanager
+def metadata_lock(store: Store, path: str, *, processes: bool = False, timeout: float = 60.0) -> Iterator[None]:
+    """The lock a read-modify-write of the node ``path``'s metadata (shape, attributes) holds:
+    within the process always, across processes too with ``processes=True``."""
+    name = f"{path}/.metadata" if path else ".metadata"
+    with _META_STRIPES[hash((store.lock_namespace, name)) % len(_META_STRIPES)]:
+        if processes:
+            with process_lock(store, name, timeout=timeout):
                 yield
         else:
             yield

@@ -220,7 +220,7 @@ class ShardIO:
             b = stored(idx)
             if b is not None:
                 chunk[sh.region(idx)] = self.decode_inner(key, idx, b)
-        chunk[csel] = piece
+        chunk[(*csel, ...)] = piece  # (with ..., object elements are copied, not boxed)
         keep = {}
         for idx in sh.inner_indices():
             if idx not in touched:

@@ -56,20 +56,29 @@ def dumps(doc: Any, *, where: str = "metadata") -> bytes:
         return json.dumps(doc, indent=2, allow_nan=False, default=_json_default).encode()
     except (TypeError, ValueError) as exc:
         raise MetadataError(f"{where}: cannot serialise to JSON ({exc})") from None
+    except RecursionError:
+        raise MetadataError(f"{where}: nested too deeply to serialise to JSON") from None
 
 
 def join(path: str, key: str) -> str:
     return f"{path}/{key}" if path else key
 
 
+def parse_json(raw: Any, where: str) -> Any:
+    """A metadata document's JSON, with every way it can be bad reported as :class:`MetadataError`."""
+    try:
+        return json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MetadataError(f"{where}: malformed or truncated JSON ({exc})") from None
+    except RecursionError:
+        raise MetadataError(f"{where}: JSON nested too deeply") from None
+
+
 def _load(store: Store, key: str) -> Any:
     raw = store.get(key)
     if raw is None:
         return None
-    try:
-        return json.loads(bytes(raw).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MetadataError(f"{key}: malformed or truncated JSON ({exc})") from None
+    return parse_json(raw, key)
 
 
 def read_metadata(store: Store, path: str, *, zarr_format: int | None = None) -> ArrayMetadata | GroupMetadata | None:

@@ -90,10 +90,9 @@ def read(store: Store, path: str, group: GroupMetadata) -> Nodes | None:
     if raw is None:
         return None
     where = _join(path, ZMETADATA)
-    try:
-        doc = json.loads(bytes(raw).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MetadataError(f"{where}: malformed or truncated JSON ({exc})") from None
+    from . import parse_json
+
+    doc = parse_json(raw, where)
     if not isinstance(doc, dict) or not isinstance(doc.get("metadata"), dict):
         raise MetadataError(f"{where}: expected an object with a 'metadata' mapping")
     if doc.get("zarr_consolidated_format", 1) != 1:
