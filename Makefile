@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean fuzz
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,3 +36,10 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/compare.py --out bench/RESULTS.md
+
+# The fuzz suite with a large budget (tests/fuzz; `make test` runs it with its small default).
+# FUZZ_SEED=random draws a new seed each run (printed in the summary); set an integer to replay one.
+FUZZ_EXAMPLES ?= 12000
+FUZZ_SEED ?= random
+fuzz: $(VENV)/.installed-test
+	EXZARR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) EXZARR_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz

@@ -94,6 +94,10 @@ class ChunkKeyEncoding:
         return cls(name, sep)
 
 
+#: the largest dimension or chunk side: what a signed 64-bit index (NumPy's, and the specs') can address
+MAX_EXTENT = 2**63 - 1
+
+
 def grid_shape(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[int, ...]:
     """Number of chunks along each dimension (ceiling division)."""
     return tuple(-(-s // c) if c else 0 for s, c in zip(shape, chunks, strict=True))
@@ -127,6 +131,8 @@ def normalize_chunks(chunks: Any, shape: tuple[int, ...], *, name: str = "chunks
             continue
         if c is None or c < 1:
             raise MetadataError(f"{name}: chunk sizes must be positive integers, got {chunks}")
+        if c > MAX_EXTENT:
+            raise MetadataError(f"{name}: chunk size {c} is larger than the {MAX_EXTENT} an index can address")
         out.append(c)
     return tuple(out)
 
@@ -141,6 +147,8 @@ def normalize_shape(shape: Any, *, name: str = "shape") -> tuple[int, ...]:
     out = [_as_int(s) for s in shape]
     if any(s is None or s < 0 for s in out):
         raise MetadataError(f"{name}: dimensions must be non-negative integers, got {shape}")
+    if any(s > MAX_EXTENT for s in out):  # type: ignore[operator]
+        raise MetadataError(f"{name}: dimensions must be at most {MAX_EXTENT} (a 64-bit index), got {shape}")
     return tuple(out)  # type: ignore[arg-type]
 
 

@@ -19,6 +19,7 @@ FileNotFoundError`` keeps working::
     ├── SelectionError         (IndexError)          malformed selection
     ├── ShapeMismatchError     (ValueError)          data does not broadcast
     ├── CastError              (ValueError)          value cannot be cast to dtype
+    ├── ResultTooLargeError    (MemoryError)         a read's result cannot be allocated
     └── CallbackError          (RuntimeError)        a user callback (filter, progress...) raised
 
 Each message names the array path, chunk key or JSON field at fault. A missing
@@ -42,6 +43,7 @@ __all__ = [
     "NodeNotFoundError",
     "PathError",
     "ReadOnlyError",
+    "ResultTooLargeError",
     "SelectionError",
     "ShapeMismatchError",
     "StoreError",
@@ -115,6 +117,10 @@ class ShapeMismatchError(ExzarrError, ValueError):
 
 class CastError(ExzarrError, ValueError):
     """A value cannot be cast to the array's dtype."""
+
+
+class ResultTooLargeError(ExzarrError, MemoryError):
+    """A read's result is larger than NumPy can allocate (or memory holds)."""
 
 
 class CallbackError(ExzarrError, RuntimeError):

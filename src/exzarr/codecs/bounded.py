@@ -95,8 +95,38 @@ def frame_content_size(data: Buffer) -> int:
         raise ValueError(f"not a zstd frame ({exc})") from None
 
 
+_ZSTD_MAGIC = 0xFD2FB528
+
+
+def zstd_frame_size(mv: memoryview) -> int:
+    """The length of the zstd frame at the start of ``mv``, walked block header by block header.
+
+    A chunk is one frame and nothing after it: bytes after a frame that states its size would
+    otherwise be ignored by a one-shot decompress (numcodecs refuses them), and a corrupt block
+    header that ends the frame early would go unnoticed."""
+    if len(mv) < 6 or int.from_bytes(mv[:4], "little") != _ZSTD_MAGIC:
+        raise ValueError("not a zstd frame (bad magic number)")
+    fhd = mv[4]
+    pos = zstandard.frame_header_size(mv[:18])
+    while True:
+        if pos + 3 > len(mv):
+            raise ValueError("zstd frame is truncated inside a block header")
+        b = int.from_bytes(mv[pos : pos + 3], "little")
+        last, btype, bsize = b & 1, (b >> 1) & 3, b >> 3
+        if btype == 3:
+            raise ValueError("zstd frame has a reserved block type")
+        pos += 3 + (1 if btype == 1 else bsize)
+        if last:
+            break
+    if fhd & 0x04:  # content checksum
+        pos += 4
+    if pos > len(mv):
+        raise ValueError(f"zstd frame is truncated ({len(mv)} of {pos} bytes)")
+    return pos
+
+
 def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
-    """One zstd frame (or several concatenated, as numcodecs writes none but reads them)."""
+    """Exactly one zstd frame: its stated size and its length checked before it is decompressed."""
     mv = view(data)
     if zstandard is None:  # pragma: no cover
         import numcodecs
@@ -105,6 +135,12 @@ def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
         expect.check(len(view(res)), "zstd frame")
         return into(res, out)
     size = frame_content_size(mv)
+    try:
+        end = zstd_frame_size(mv)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"not a zstd frame ({exc})") from None
+    if end != len(mv):
+        raise ValueError(f"zstd chunk has {len(mv) - end} bytes after its frame")
     dctx = _dctx()
     if size >= 0:
         expect.check(size, "zstd frame (by its header)")
@@ -112,7 +148,7 @@ def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
         expect.check(len(res), "zstd data")
         return into(res, out)
     # no content size in the header: read the stream with a cap
-    with dctx.stream_reader(mv, read_across_frames=True) as reader:
+    with dctx.stream_reader(mv) as reader:
         res = reader.read(expect.cap())
     expect.check(len(res), "zstd stream")
     return into(res, out)

@@ -19,7 +19,7 @@ import numpy as np
 from ..config import config
 from ..errors import MetadataError
 from .base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, ChunkSpec, Codec
-from .bounded import Expect, frame_content_size
+from .bounded import Expect, frame_content_size, view, zstd_frame_size
 
 
 class CodecPipeline:
@@ -115,18 +115,19 @@ class CodecPipeline:
         decode_all = self._fast
 
         def zstd_rows(data: Buffer, k: int) -> np.ndarray:
-            if frame_content_size(data) != full_bytes:
-                return decode_all(data)[:k]  # no (or a wrong) size in the header: the checked whole decode
+            mv = view(data)
+            if frame_content_size(mv) != full_bytes or zstd_frame_size(mv) != len(mv):
+                return decode_all(data)[:k]  # no, or a wrong, size or length: the checked whole decode
             want = k * row_bytes
             dctx = getattr(tls, "dctx", None)
             if dctx is None:
                 dctx = tls.dctx = zstandard.ZstdDecompressor()
             out = bytearray(want)
-            view = memoryview(out)
+            dest = memoryview(out)
             got = 0
-            with dctx.stream_reader(data) as reader:
+            with dctx.stream_reader(mv) as reader:
                 while got < want:  # read() may return short counts
-                    n = reader.readinto(view[got:])
+                    n = reader.readinto(dest[got:])
                     if not n:
                         break
                     got += n

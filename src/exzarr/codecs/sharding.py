@@ -59,9 +59,9 @@ class ShardingCodec(ArrayBytesCodec):
     ) -> None:
         try:
             self.chunk_shape = tuple(int(c) for c in chunk_shape)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise MetadataError(f"codec 'sharding_indexed': invalid chunk_shape {chunk_shape!r}") from None
-        if any(c < 1 for c in self.chunk_shape):  # () is a 0-d array's one inner chunk (tensorstore writes it)
+        if any(c < 1 or c > 2**63 - 1 for c in self.chunk_shape):  # () is a 0-d array's one inner chunk (tensorstore writes it)
             raise MetadataError(f"codec 'sharding_indexed': chunk_shape must be positive integers, got {chunk_shape!r}")
         if index_location not in ("start", "end"):
             raise MetadataError(f"codec 'sharding_indexed': index_location must be 'start' or 'end', got {index_location!r}")

@@ -33,7 +33,7 @@ from ..casting import cast_value
 from ..chunk_grid import ChunkKeyEncoding, grid_shape
 from ..codecs.base import Buffer, is_fill
 from ..config import config
-from ..errors import ReadOnlyError, StoreError, decode_error, decoding
+from ..errors import ReadOnlyError, ResultTooLargeError, StoreError, decode_error, decoding
 from ..indexing import CoordinateSelection, OrthogonalSelection, basic_selection, rechunk
 from ..metadata.model import ArrayMetadata
 from ..storage.base import Store
@@ -62,8 +62,11 @@ def poison_outputs(on: bool = True) -> None:
     _POISON["on"] = bool(on)
 
 
-def alloc_output(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    out = np.empty(shape, dtype=dtype)
+def alloc_output(shape: tuple[int, ...], dtype: np.dtype, name: str = "") -> np.ndarray:
+    try:
+        out = np.empty(shape, dtype=dtype)
+    except (ValueError, MemoryError) as exc:  # "array is too big", or no memory for it
+        raise ResultTooLargeError(f"array {name!r}: a result of shape {shape} {dtype} cannot be allocated ({exc})") from None
     if _POISON["on"]:
         if dtype.kind == "O":
             out.fill(_POISON_OBJECT)
@@ -303,7 +306,9 @@ class ChunkEngine:
     def read(self, sel: Selection, max_concurrency: int | None = None) -> np.ndarray:
         """The selected elements as a new array (flipped axes already applied)."""
         conc = self.concurrency(max_concurrency)
-        out = alloc_output(sel.shape, self.dtype)
+        out = alloc_output(sel.shape, self.dtype, self.name)
+        if out.size == 0:  # nothing selected: no chunk to plan (an empty axis may span 2**40 chunks)
+            return out
         if self.shards is not None and self.fast:
             self.shards.read(sel, out, conc, self.run)
         else:
@@ -417,6 +422,8 @@ class ChunkEngine:
     def write(self, sel: Selection, value: Any, max_concurrency: int | None = None) -> None:
         self.check_writable()
         val = self.prepare_value(value, sel.shape)
+        if val.size == 0:
+            return
         layout = self.layout
         chunk_shape = layout.object_shape
         sel = on_grid(sel, chunk_shape)

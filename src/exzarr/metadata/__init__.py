@@ -68,7 +68,7 @@ def parse_json(raw: Any, where: str) -> Any:
     """A metadata document's JSON, with every way it can be bad reported as :class:`MetadataError`."""
     try:
         return json.loads(bytes(raw).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # bad UTF-8, bad JSON, integer literals over Python's digit limit
         raise MetadataError(f"{where}: malformed or truncated JSON ({exc})") from None
     except RecursionError:
         raise MetadataError(f"{where}: JSON nested too deeply") from None

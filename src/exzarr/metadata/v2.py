@@ -26,8 +26,17 @@ def v2_codecs(ndim: int, order: str, filters: tuple[Any, ...] | None, compressor
     return tuple(codecs)
 
 
+def _attrs(attrs: Any, path: str) -> dict[str, Any]:
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, dict):
+        raise MetadataError(f"/{path + '/' if path else ''}.zattrs: attributes must be a JSON object, got {type(attrs).__name__}")
+    return dict(attrs)
+
+
 def parse_zarray(doc: Any, attrs: dict[str, Any] | None, *, path: str = "") -> ArrayMetadata:
     where = f"/{path + '/' if path else ''}.zarray"
+    attrs = _attrs(attrs, path)
     if not isinstance(doc, dict):
         raise MetadataError(f"{where}: expected a JSON object")
     missing = [k for k in _REQUIRED if k not in doc]
@@ -107,7 +116,7 @@ def parse_zgroup(doc: Any, attrs: dict[str, Any] | None, *, path: str = "") -> G
     where = f"/{path + '/' if path else ''}.zgroup"
     if not isinstance(doc, dict) or doc.get("zarr_format") != 2:
         raise MetadataError(f'{where}: expected {{"zarr_format": 2}}, got {doc!r}')
-    return GroupMetadata(2, dict(attrs or {}))
+    return GroupMetadata(2, _attrs(attrs, path))
 
 
 def documents(meta: ArrayMetadata | GroupMetadata) -> dict[str, Any]:
