@@ -10,9 +10,7 @@ _T0 = time.monotonic()
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "fuzz_finding: a minimal reproducer of a defect the fuzz suite found (a regression test)"
-    )
+    config.addinivalue_line("markers", "fuzz_finding: a minimal reproducer of a defect the fuzz suite found (a regression test)")
 
 
 def pytest_terminal_summary(terminalreporter):
