@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean fuzz
+.PHONY: demo test lint bench clean fuzz soak
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,9 +37,15 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/compare.py --out bench/RESULTS.md
 
-# The fuzz suite with a large budget (tests/fuzz; `make test` runs it with its small default).
+# The fuzz suite and the crash harness with large budgets (`make test` runs both with small defaults).
 # FUZZ_SEED=random draws a new seed each run (printed in the summary); set an integer to replay one.
 FUZZ_EXAMPLES ?= 12000
 FUZZ_SEED ?= random
+CRASH_TRIALS ?= 300
 fuzz: $(VENV)/.installed-test
-	EXZARR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) EXZARR_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+	EXZARR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) EXZARR_FUZZ_SEED=$(FUZZ_SEED) EXZARR_CRASH_TRIALS=$(CRASH_TRIALS) \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz tests/test_crash.py
+
+# The soak/load test: 16 threads of mixed reads and writes for 60 s (bench/SOAK.md).
+soak: $(VENV)/.installed-test
+	$(BIN)/python bench/soak.py --seconds 60 --threads 16 --out bench/SOAK.md

@@ -646,8 +646,10 @@ class Array:
             raise ShapeMismatchError(f"array {self.name!r}: resize to {shape} changes the number of dimensions ({self.ndim})")
         with self._metadata_lock():
             self._adopt(self._reload())
-            self._engine.shrink(shape)
             new = self._meta.with_(shape=shape)
+            self._engine.shrink(shape)
+            if any(n > o for n, o in zip(shape, self.shape, strict=True)):
+                self._engine.grow(shape, new)
             md.write_metadata(self._store, self._path, new)
             self._adopt(new)
 

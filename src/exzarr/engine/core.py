@@ -245,8 +245,9 @@ class ChunkEngine:
             raise StoreError(f"array {self.name!r}: {exc}") from exc
 
     # ------------------------------------------------------------------ listing
-    def stored_objects(self) -> Iterator[Index]:
-        """Grid indices of the stored objects (chunks, or shards) present in the store."""
+    def stored_objects(self, *, outside: bool = False) -> Iterator[Index]:
+        """Grid indices of the stored objects (chunks, or shards) present in the store; with
+        ``outside=True`` also those beyond the shape (left by a writer killed while growing it)."""
         path = self.spec.path
         prefix = f"{path}/" if path else ""
         enc = self.spec.key_encoding
@@ -257,7 +258,11 @@ class ChunkEngine:
             return
         for key in self.store.list_prefix(prefix):
             coords = enc.decode(key[len(prefix) :])
-            if coords is not None and len(coords) == self.ndim and all(c < g for c, g in zip(coords, grid, strict=True)):
+            if (
+                coords is not None
+                and len(coords) == self.ndim
+                and (outside or all(c < g for c, g in zip(coords, grid, strict=True)))
+            ):
                 yield coords
 
     def stored_chunks(self) -> Iterator[Index]:
@@ -499,10 +504,33 @@ class ChunkEngine:
                 self.write(basic_selection(sel, old, self.layout.object_shape), self.fill)
         new_grid = grid_shape(new_shape, self.layout.object_shape)
         if any(n < o for n, o in zip(new_shape, old, strict=True)):
-            for obj in list(self.stored_objects()):
-                if any(i >= g for i, g in zip(obj, new_grid, strict=True)):
-                    key = self.object_key(obj)
-                    with self.lock(key):
-                        self.put(key, None)  # deleted; a store that cannot delete (zip) gets the fill value
+            self._drop_outside(new_grid)
+        if self.cache is not None:
+            self.cache.clear()
+
+    def _drop_outside(self, grid: Index) -> None:
+        for obj in list(self.stored_objects(outside=True)):
+            if any(i >= g for i, g in zip(obj, grid, strict=True)):
+                key = self.object_key(obj)
+                with self.lock(key):
+                    self.put(key, None)  # deleted; a store that cannot delete (zip) gets the fill value
+
+    def grow(self, new_shape: tuple[int, ...], meta: ArrayMetadata) -> None:
+        """Before the shape grows to ``new_shape`` (``meta``): what lies beyond the current shape
+        must read as the fill value, whatever a writer killed while growing the array left there
+        (an append writes its chunks before the new shape). Objects wholly outside the current
+        shape are deleted, and the part of edge objects past it that the new shape exposes is
+        reset to the fill value."""
+        old = self.layout.shape
+        self._drop_outside(self.layout.object_grid)
+        wider = ChunkEngine(self.spec.with_metadata(meta))
+        for axis, (n_old, n_new, c) in enumerate(zip(old, new_shape, self.layout.object_shape, strict=True)):
+            if c and n_new > n_old and n_old % c:
+                stop = min(-(-n_old // c) * c, n_new)
+                sel = tuple(
+                    slice(n_old, stop) if k == axis else slice(0, min(o, n))
+                    for k, (o, n) in enumerate(zip(old, new_shape, strict=True))
+                )
+                wider.write(basic_selection(sel, new_shape, self.layout.object_shape), self.fill)
         if self.cache is not None:
             self.cache.clear()

@@ -21,6 +21,7 @@ does the same and re-raises promptly.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -105,7 +106,14 @@ def run_tasks(
     max_concurrency: int | None = None,
     io_bound: bool = False,
 ) -> None:
-    """Run ``fn`` over ``tasks`` on the shared pool; re-raise the first error."""
+    """Run ``fn`` over ``tasks`` on the shared pool; re-raise the first error.
+
+    The calling thread is one of the workers: it pulls tasks from the same shared iterator as
+    the pool threads it asked for. So a call always finishes even when every pool thread is busy
+    (or blocked on a lock the caller holds): nested calls from threads outside the pool cannot
+    starve each other. Pool workers that start after the tasks ran out return at once, and
+    those that never started are cancelled.
+    """
     n = len(tasks)
     conc = min(resolve_concurrency(max_concurrency, io_bound=io_bound), n)
     if conc <= 1 or in_worker():
@@ -121,9 +129,21 @@ def run_tasks(
                 return
             fn(t)
 
-    pool = get_pool(conc)
-    futures: list[Future[None]] = [pool.submit(worker) for _ in range(conc)]
-    _wait_all(futures, stop)
+    pool = get_pool(conc - 1)
+    futures: list[Future[None]] = [pool.submit(worker) for _ in range(conc - 1)]
+    try:
+        worker()  # the caller works too
+    except BaseException:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        if not isinstance(sys.exc_info()[1], Exception):
+            raise  # KeyboardInterrupt / SystemExit: leave at once, running tasks see stop
+        wait([f for f in futures if not f.cancelled()])
+        raise
+    for f in futures:
+        f.cancel()  # a worker that never started has nothing left to do
+    _wait_all([f for f in futures if not f.cancelled()], stop)
 
 
 def _wait_all(futures: list[Future[None]], stop: threading.Event) -> None:
