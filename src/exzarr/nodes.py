@@ -204,7 +204,9 @@ def resolve(
             hint = " (use mode='w' to overwrite)" if mode == "w-" else f" (zarr_format={zarr_format} was asked for)"
             raise NodeExistsError(f"{what} (v{anything.zarr_format}) already exists at {where}{hint}")
         store.delete_prefix(path)  # mode "w"; at the root: every key
-    md.write_metadata(store, path, new, encoded=encoded)
+    if not md.write_metadata(store, path, new, encoded=encoded, exclusive=mode != "w"):
+        # a conditional put lost a race: another creator made a node here first
+        raise NodeExistsError(f"a node appeared at {where} while it was being created (mode={mode!r})")
     return new, False
 
 

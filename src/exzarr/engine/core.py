@@ -21,6 +21,7 @@ corrupt object is reported by key with the right error class whatever path read 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,7 +40,7 @@ from ..metadata.model import ArrayMetadata
 from ..storage.base import Store
 from .executor import cpu_gate, resolve_concurrency, run_tasks
 from .layout import ChunkLayout
-from .locks import chunk_lock
+from .locks import chunk_lock, chunk_locks
 from .plan import ChunkTask, plan_coordinate, plan_orthogonal
 from .sharded import ShardIO
 
@@ -353,16 +354,8 @@ class ChunkEngine:
         rows_limit = int(chunk_shape[0] * 0.75) if chunk_shape else 0
         interior = layout.interior_grid
 
-        def read_one(task: ChunkTask) -> None:
-            key = key_of(task.chunk_coords)
-            token = 0
-            if cache is not None:
-                hit = cache.get(key)
-                if hit is not None:
-                    flat[task.out_selection] = hit[task.chunk_selection]
-                    return
-                token = cache.token()
-            data = get(key)
+        def place(task: ChunkTask, key: str, data: Buffer | None, token: int) -> None:
+            """Decode one fetched chunk into the output (or fill for a missing one)."""
             if data is None:
                 flat[task.out_selection] = fill
                 return
@@ -390,7 +383,55 @@ class ChunkEngine:
                     cache.put(key, chunk, token)
                 flat[task.out_selection] = chunk[task.chunk_selection]
 
+        def cached(task: ChunkTask, key: str) -> bool:
+            hit = cache.get(key)  # type: ignore[union-attr]
+            if hit is None:
+                return False
+            flat[task.out_selection] = hit[task.chunk_selection]
+            return True
+
+        if getattr(self.store, "batched", False) and len(tasks) > 1 and not traced:
+            self._read_batched(tasks, place, cached if cache is not None else None, limit)
+            return
+
+        def read_one(task: ChunkTask) -> None:
+            key = key_of(task.chunk_coords)
+            token = 0
+            if cache is not None:
+                if cached(task, key):
+                    return
+                token = cache.token()
+            place(task, key, get(key), token)
+
         self.run(read_one, tasks, conc)
+
+    def _read_batched(
+        self, tasks: list[ChunkTask], place: Callable[..., None], cached: Callable[..., bool] | None, limit: int
+    ) -> None:
+        """Reads from a store that runs many requests without a thread each (``store.batched``):
+        the store streams chunks back as they arrive, the cores decode them meanwhile."""
+        keys = [self.object_key(t.chunk_coords) for t in tasks]
+        if cached is not None:
+            todo = [i for i, (t, k) in enumerate(zip(tasks, keys, strict=True)) if not cached(t, k)]
+            tasks, keys = [tasks[i] for i in todo], [keys[i] for i in todo]
+        if not tasks:
+            return
+        token = self.cache.token() if self.cache is not None else 0
+        workers = min(config.cpu_workers, len(tasks))
+        results = self.store.fetch(keys, limit=limit, window=4 * workers)  # type: ignore[attr-defined]
+        take = threading.Lock()
+
+        def decode_next(_: int) -> None:
+            with take:  # a generator is not thread-safe: one taker at a time
+                i, data = next(results)
+            if isinstance(data, BaseException):
+                raise data
+            place(tasks[i], keys[i], data, token)
+
+        try:
+            run_tasks(decode_next, range(len(tasks)), max_concurrency=workers)  # type: ignore[arg-type]
+        finally:
+            results.close()
 
     # ------------------------------------------------------------------ writing selections
     def prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -466,30 +507,67 @@ class ChunkEngine:
         # with a trailing ... to keep 0-d arrays as arrays
         boxed = val.dtype.kind == "O" or self.ndim == 0
 
+        def build(task: ChunkTask, key: str, data: Buffer | None) -> tuple[Any, np.ndarray | None]:
+            """The new stored bytes of one object (``None``: delete it) and the chunk they encode."""
+            piece = val[(*task.out_selection, ...)] if boxed else val[task.out_selection]
+            with gate:
+                if task.is_complete:
+                    on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
+                    if not on_edge and piece.shape == chunk_shape and piece.dtype.kind != "O":
+                        chunk = piece  # the value covers the whole chunk: encode it as it is, no copy
+                    else:
+                        chunk = self._fill_object() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
+                        chunk[(*task.chunk_selection, ...) if boxed else task.chunk_selection] = piece
+                elif data is not None and shards is not None:
+                    # part of an existing shard: re-encode only the inner chunks written to
+                    return shards.rewrite(key, data, task.chunk_selection, piece), None
+                else:
+                    chunk = self._fill_object() if data is None else np.array(self.decode(key, data), order="C")
+                    chunk[(*task.chunk_selection, ...) if boxed else task.chunk_selection] = piece
+                return encode(chunk), chunk
+
+        if getattr(self.store, "batched", False) and len(tasks) > 1 and not telemetry.enabled():
+            self._write_batched(tasks, build, limit)
+            return
+
         def write_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
-            piece = val[(*task.out_selection, ...)] if boxed else val[task.out_selection]
             with self.lock(key):  # the whole read-modify-write: concurrent writers never lose updates
                 data = None if task.is_complete else get(key)  # I/O outside the CPU gate
-                with gate:
-                    if task.is_complete:
-                        on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
-                        if not on_edge and piece.shape == chunk_shape and piece.dtype.kind != "O":
-                            chunk = piece  # the value covers the whole chunk: encode it as it is, no copy
-                        else:
-                            chunk = self._fill_object() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
-                            chunk[(*task.chunk_selection, ...) if boxed else task.chunk_selection] = piece
-                    elif data is not None and shards is not None:
-                        # part of an existing shard: re-encode only the inner chunks written to
-                        put(key, shards.rewrite(key, data, task.chunk_selection, piece))
-                        return
-                    else:
-                        chunk = self._fill_object() if data is None else np.array(self.decode(key, data), order="C")
-                        chunk[(*task.chunk_selection, ...) if boxed else task.chunk_selection] = piece
-                    encoded = encode(chunk)
+                encoded, chunk = build(task, key, data)
                 put(key, encoded, chunk)
 
         self.run(write_one, tasks, conc)
+
+    def _write_batched(self, tasks: list[ChunkTask], build: Callable[..., tuple[Any, Any]], limit: int) -> None:
+        """Writes to a store that runs many requests without a thread each (``store.batched``), a
+        batch of objects at a time: lock them (stripes in a fixed order, so writers never
+        deadlock), fetch the ones only partly overwritten, encode on the cores, then put them
+        all concurrently."""
+        store = self.store
+        batch_size = max(64, 4 * getattr(store, "max_in_flight", 64))
+        workers = config.cpu_workers
+        for start in range(0, len(tasks), batch_size):
+            batch = tasks[start : start + batch_size]
+            keys = [self.object_key(t.chunk_coords) for t in batch]
+            with chunk_locks(store, keys, processes=self.spec.locks.processes, timeout=self.spec.locks.timeout):
+                partial = [i for i, t in enumerate(batch) if not t.is_complete]
+                old: dict[int, Any] = {}
+                for j, data in store.fetch([keys[i] for i in partial], limit=limit):  # type: ignore[attr-defined]
+                    if isinstance(data, BaseException):
+                        raise data
+                    old[partial[j]] = data
+                built: list[Any] = [None] * len(batch)
+
+                def encode_one(i: int, built: list[Any] = built, batch: list[ChunkTask] = batch, keys: list[str] = keys,
+                               old: dict[int, Any] = old) -> None:  # fmt: skip
+                    built[i] = build(batch[i], keys[i], old.get(i))[0]
+
+                run_tasks(encode_one, range(len(batch)), max_concurrency=min(workers, len(batch)))  # type: ignore[arg-type]
+                store.put_many(list(zip(keys, built, strict=True)))  # type: ignore[attr-defined]
+                if self.cache is not None:
+                    for k in keys:
+                        self.layout.invalidate(self.cache, k)
 
     # ------------------------------------------------------------------ shape changes
     def shrink(self, new_shape: tuple[int, ...]) -> None:

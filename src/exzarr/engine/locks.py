@@ -96,3 +96,18 @@ def metadata_lock(store: Store, path: str, *, processes: bool = False, timeout: 
                 yield
         else:
             yield
+
+
+@contextlib.contextmanager
+def chunk_locks(store: Store, keys: list[str], *, processes: bool = False, timeout: float = 60.0) -> Iterator[None]:
+    """The locks of many chunks at once, for a batched writer: the distinct stripes are taken in
+    index order and process locks in key order, so two batched writers never wait on each other
+    in a cycle (a single-chunk writer holds one stripe and waits for nothing while holding it)."""
+    stripes = sorted({hash((store.lock_namespace, k)) % len(_STRIPES) for k in keys})
+    with contextlib.ExitStack() as stack:
+        for i in stripes:
+            stack.enter_context(_STRIPES[i])
+        if processes:
+            for k in sorted(set(keys)):
+                stack.enter_context(process_lock(store, k, timeout=timeout))
+        yield

@@ -12,6 +12,7 @@ never runs a pool).
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,13 +22,15 @@ from .. import telemetry
 from ..cache import ChunkCache
 from ..codecs.base import Buffer
 from ..codecs.sharding import ShardingCodec, byte_view, shard_ranges
+from ..config import config
 from ..errors import ChunkDecodeError, decoding
 from ..indexing import CoordinateSelection, OrthogonalSelection, rechunk
-from ..storage.base import ByteRange, Snapshot, Store
+from ..storage.base import ByteRange, Snapshot, SnapshotChanged, Store
 from .executor import cpu_gate, resolve_concurrency, run_tasks
 from .plan import ChunkTask, plan_coordinate, plan_orthogonal
 
 Index = tuple[int, ...]
+SNAPSHOT_RETRIES = 3  # a shard replaced between reading its index and its chunks is read again
 
 
 class ShardIO:
@@ -95,17 +98,24 @@ class ShardIO:
     def stored_chunks(self, shards: Iterator[Index], grid: tuple[int, ...]) -> Iterator[Index]:
         """Grid indices of the inner chunks present in the given stored shards."""
         cps = self.sh.cps
-        for shard in shards:
-            key = self.key_of(shard)
-            with self.store.snapshot(key) as snap:
-                index = self.index(key, snap)
-            if index is None:
+        for shard, key, raw in self._indexes(list(shards)):
+            if raw is None:
                 continue
+            with decoding(self.name, key, part="index"):
+                index = self.sh.decode_index(raw)
             present = ~((index[..., 0] == np.uint64(2**64 - 1)) & (index[..., 1] == np.uint64(2**64 - 1)))
             for local in zip(*np.nonzero(present), strict=True):
                 idx = tuple(int(s * n + i) for s, n, i in zip(shard, cps, local, strict=True))
                 if all(i < g for i, g in zip(idx, grid, strict=True)):
                     yield idx
+
+    def _indexes(self, shards: list[Index], batch: int = 256) -> Iterator[tuple[Index, str, bytes | None]]:
+        """``(shard, key, raw index or None)`` for many shards, a batch of concurrent range requests
+        at a time on object stores (memory stays bounded by the batch)."""
+        for start in range(0, len(shards), batch):
+            part = shards[start : start + batch]
+            keys = [self.key_of(s) for s in part]
+            yield from zip(part, keys, self.store.get_many(keys, [self._index_range] * len(keys)), strict=True)
 
     def read(self, sel: OrthogonalSelection | CoordinateSelection, out: np.ndarray, conc: int, run: Callable[..., None]) -> None:
         """Fill ``out`` with a selection, touching only the inner chunks it needs."""
@@ -136,11 +146,17 @@ class ShardIO:
             timer = telemetry.Timer("chunk_read", name, shard, key) if traced else None
             if timer is not None:
                 timer.__enter__()
-            with self.store.snapshot(key) as snap:  # the index and the chunks from one version of the shard
-                index = self.index(key, snap)
-                if index is None:
-                    return [(t, key, i, None, token) for i, t in local.items()]
-                found = self.fetch(key, snap, index, list(local))  # type: ignore[arg-type]
+            for attempt in range(SNAPSHOT_RETRIES + 1):
+                try:
+                    with self.store.snapshot(key) as snap:  # the index and the chunks from one version of the shard
+                        index = self.index(key, snap)
+                        if index is None:
+                            return [(t, key, i, None, token) for i, t in local.items()]
+                        found = self.fetch(key, snap, index, list(local))  # type: ignore[arg-type]
+                    break
+                except SnapshotChanged:  # replaced between the index and the chunks: read the new version
+                    if attempt == SNAPSHOT_RETRIES:
+                        raise
             if timer is not None:
                 timer.nbytes = sum(len(v) for v in found.values())
                 timer.__exit__(None, None, None)
@@ -160,6 +176,9 @@ class ShardIO:
                 cache.put((key, t.chunk_coords), chunk, token)
             flat[t.out_selection] = chunk[t.chunk_selection]
 
+        if getattr(self.store, "batched", False) and not traced and len(groups) > 1:
+            self._read_batched(groups, decode_one, cache)
+            return
         if len(groups) >= conc:
             # many shards: each worker fetches one shard and decodes its inner chunks, then takes the next
             # (I/O overlaps decoding; at most `conc` shards of stored bytes are held at once)
@@ -176,6 +195,66 @@ class ShardIO:
             # few shards (a small read, or one big shard): decode each shard's inner chunks in parallel
             for shard, ts in groups.items():
                 run(decode_one, fetch(shard, ts), resolve_concurrency(None) if conc > 1 else 1)
+
+    def _read_batched(self, groups: dict[Index, list[ChunkTask]], decode_one: Callable[..., None], cache: Any) -> None:
+        """Sharded reads from a store that runs many requests without a thread each: per shard,
+        its index then (pinned to that version) its inner chunks, all shards in flight at once;
+        the cores decode whole shards as they arrive."""
+        cps = self.sh.cps
+        token = cache.token() if cache is not None else 0
+        jobs: list[tuple[str, dict[Index, ChunkTask]]] = []
+        gate = cpu_gate(config.cpu_workers + 1)
+        for shard, ts in groups.items():
+            key = self.key_of(shard)
+            local = {tuple(c - s * n for c, s, n in zip(t.chunk_coords, shard, cps, strict=True)): t for t in ts}
+            if cache is not None:
+                hits = {i: cache.get((key, t.chunk_coords)) for i, t in local.items()}
+                if all(h is not None for h in hits.values()):
+                    for i, t in local.items():
+                        decode_one((t, key, i, hits[i], token))
+                    continue
+            jobs.append((key, local))
+        if not jobs:
+            return
+        name, sh, limit = self.name, self.sh, self._inner_limit
+
+        def plan(j: int, raw: bytes, size: int | None) -> list[Any]:
+            key, local = jobs[j]
+            with decoding(name, key, part="index"):
+                index = sh.decode_index(raw)
+                return shard_ranges(index, list(local), limit=limit, size=size)
+
+        workers = min(config.cpu_workers, len(jobs))
+        results = self.store.fetch_shards([k for k, _ in jobs], self._index_range, plan, window=4 * workers)  # type: ignore[attr-defined]
+        take = threading.Lock()
+
+        def decode_next(_: int) -> None:
+            with take:
+                j, payload = next(results)
+            if isinstance(payload, BaseException):
+                raise payload
+            key, local = jobs[j]
+            found: dict[Index, memoryview] = {}
+            if payload is not None:
+                _, ranges, blobs = payload
+                for (a, b, members), blob in zip(ranges, blobs, strict=True):
+                    if len(blob) != b - a:
+                        raise ChunkDecodeError(
+                            f"array {name!r}: shard {key!r}: inner chunk bytes [{a}, {b}) lie outside the shard",
+                            array=name,
+                            key=key,
+                        )
+                    mv = memoryview(blob)
+                    for idx, off, n in members:
+                        found[idx] = mv[off - a : off - a + n]
+            with gate:
+                for i, t in local.items():
+                    decode_one((t, key, i, found.get(i), token))
+
+        try:
+            run_tasks(decode_next, range(len(jobs)), max_concurrency=workers)  # type: ignore[arg-type]
+        finally:
+            results.close()
 
     # -- writing -----------------------------------------------------------------------------
     def encode(

@@ -88,13 +88,16 @@ def read_metadata(store: Store, path: str, *, zarr_format: int | None = None) ->
         if doc is not None:
             return v3.parse_zarr_json(doc, path=path)
     if zarr_format in (None, 2):
-        zarray = _load(store, join(path, ".zarray"))
+        # the array document and its attributes in one round trip (concurrent on object stores)
+        keys = [join(path, ".zarray"), join(path, ".zattrs")]
+        raw_zarray, raw_attrs = store.get_many(keys)
+        zarray = None if raw_zarray is None else parse_json(raw_zarray, keys[0])
         zgroup = _load(store, join(path, ".zgroup")) if zarray is None else None
         if zarray is None and zgroup is None:
             return None
-        attrs = _load(store, join(path, ".zattrs"))
+        attrs = None if raw_attrs is None else parse_json(raw_attrs, keys[1])
         if attrs is not None and not isinstance(attrs, dict):
-            raise MetadataError(f"{join(path, '.zattrs')}: attributes must be a JSON object")
+            raise MetadataError(f"{keys[1]}: attributes must be a JSON object")
         if zarray is not None:
             return v2.parse_zarray(zarray, attrs, path=path)
         return v2.parse_zgroup(zgroup, attrs, path=path)
@@ -124,9 +127,20 @@ def write_metadata(
     *,
     attrs_only: bool = False,
     encoded: dict[str, bytes] | None = None,
-) -> None:
-    for key, raw in (encoded if encoded is not None else encode_metadata(path, meta, attrs_only=attrs_only)).items():
+    exclusive: bool = False,
+) -> bool:
+    """Write a node's documents. With ``exclusive``, the defining document (``zarr.json``,
+    ``.zarray`` or ``.zgroup``) is put only if nothing is there (a conditional put where the store
+    has one): ``False`` and nothing written if a node appeared meanwhile."""
+    docs = encoded if encoded is not None else encode_metadata(path, meta, attrs_only=attrs_only)
+    if exclusive:
+        first = next(k for k in docs if k.rsplit("/", 1)[-1] in ("zarr.json", ".zarray", ".zgroup"))
+        if not store.set_if_not_exists(first, docs[first]):
+            return False
+        docs = {k: v for k, v in docs.items() if k != first}
+    for key, raw in docs.items():
         store.set(key, raw)
+    return True
 
 
 def _dimension_names(names: Any, ndim: int) -> tuple[str | None, ...] | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ChunkDecodeError, ReadOnlyError, StoreError
 
-__all__ = ["ByteRange", "Snapshot", "Store", "check_key"]
+__all__ = ["ByteRange", "Snapshot", "SnapshotChanged", "Store", "check_key"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,10 @@ def check_prefix(prefix: str) -> str:
     if stripped:
         check_key(stripped)
     return prefix
+
+
+class SnapshotChanged(StoreError):
+    """The object a snapshot was reading changed in between (its ETag no longer matches)."""
 
 
 def too_large(store: Any, key: str, size: int, limit: int) -> ChunkDecodeError:
@@ -226,6 +230,31 @@ class Store(ABC):
     def set_many(self, items: Iterable[tuple[str, bytes]]) -> None:
         for k, v in items:
             self.set(k, v)
+
+    def set_if_not_exists(self, key: str, value: Any) -> bool:
+        """Store ``value`` at ``key`` only if nothing is there; ``False`` if something was. Stores
+        with a conditional put (object stores, local files) make this atomic, so two creators of
+        one node cannot both succeed; this default checks, then writes."""
+        self._check_writable(key)
+        if self.exists(key):
+            return False
+        self.set(key, value)
+        return True
+
+    def put_many(self, items: Sequence[tuple[str, Any]]) -> None:
+        """Store each ``(key, value)``, deleting the keys whose value is ``None`` (batched stores
+        run them concurrently)."""
+        for k, v in items:
+            if v is None:
+                self.delete(k)
+            else:
+                self.set(k, v)
+
+    def fetch(self, keys: Sequence[str], *, limit: int | None = None, window: int = 0) -> Iterator[tuple[int, Any]]:
+        """``(i, value or None)`` for each key (batched stores yield them as requests complete, with
+        exceptions as values); this default reads them one by one."""
+        for i, k in enumerate(keys):
+            yield i, (self.get(k) if limit is None else self.get_limited(k, limit))
 
     def getsize(self, key: str) -> int:
         v = self.get(key)

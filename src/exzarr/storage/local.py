@@ -418,6 +418,33 @@ class LocalStore(Store):
                 raise StoreError(f"{self!r}: cannot write {key!r}: {exc}") from exc
             raise
 
+    def set_if_not_exists(self, key: str, value: Any) -> bool:
+        """Atomic: the bytes go to a temporary file that is then hard-linked to the key, which
+        fails if anything is there (``link`` never replaces), so of two racing creators one wins."""
+        path = self._fspath(key)
+        self._check_writable(key)
+        head, name = os.path.split(path)
+        tmp = os.path.join(head, f"{_TMP_MARK}{name}.{_unique()}")
+        try:
+            self._ensure_dir(head)
+            fd = os.open(tmp, _O_NEW, 0o644)
+            try:
+                self._write_fd(fd, value)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            return True
+        except OSError as exc:
+            raise StoreError(f"{self!r}: cannot write {key!r}: {exc}") from exc
+        finally:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
     def _write_fd(self, fd: int, value: Any) -> None:
         views = [memoryview(v).cast("B") for v in (value if isinstance(value, list) else [value])]
         total = sum(len(v) for v in views)

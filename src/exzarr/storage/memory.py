@@ -85,6 +85,16 @@ class MemoryStore(Store):
         with self._lock:
             self._data[key] = b
 
+    def set_if_not_exists(self, key: str, value: Any) -> bool:
+        check_key(key)
+        self._check_writable(key)
+        b = bytes(join_parts(value))
+        with self._lock:
+            if key in self._data:
+                return False
+            self._data[key] = b
+            return True
+
     def delete(self, key: str) -> None:
         check_key(key)
         self._check_writable(key)

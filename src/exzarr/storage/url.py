@@ -53,6 +53,8 @@ def make_store(
     """
     opts = dict(storage_options or {})
     read_only = mode == "r"
+    if not isinstance(path, (Store, str, os.PathLike)) and path is not None:
+        path = foreign_store(path, read_only=read_only)  # obstore, fsspec or zarr-python store objects
     if isinstance(path, Store):
         if opts or storage is not None:
             given = "storage_options" if opts else "storage"
@@ -60,8 +62,6 @@ def make_store(
         return path, ""
     if storage is not None and storage not in _STORAGE:
         raise StoreError(f"storage: unknown backend {storage!r} (expected one of {_STORAGE})")
-    if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise StoreError(f"path: expected a str, os.PathLike or Store, got {type(path).__name__}")
     spath = os.fspath(path) if path is not None else None
     if spath is not None and "://" in spath:
         scheme, rest = spath.split("://", 1)
@@ -73,7 +73,15 @@ def make_store(
             return _build(LocalStore, opts, rest, read_only=read_only), ""
         if scheme == "zip":
             return _build(ZipStore, opts, rest, "r" if read_only else "a"), ""
-        raise StoreError(f"path {spath!r}: the {scheme!r} scheme needs a cloud store, which exzarr does not have yet")
+        if scheme == "sqlite":  # sqlite:///abs/path.db or sqlite://rel/path.db
+            from .sqlite import SQLiteStore
+
+            return _build(SQLiteStore, opts, rest, read_only=read_only), ""
+        from .cloud import SCHEMES, open_url
+
+        if scheme.lower() in SCHEMES:
+            return open_url(spath, opts, mode), ""
+        raise StoreError(f"path {spath!r}: unknown scheme {scheme!r} (known: file, memory, zip, sqlite, {', '.join(SCHEMES)})")
     if storage == "memory" or (spath is None and storage is None):
         return (_build(memory_store, opts, spath) if spath else _build(MemoryStore, opts)), ""
     if spath is None:
@@ -94,3 +102,36 @@ def _build(factory: Any, opts: dict[str, Any], *args: Any, **kw: Any) -> Store:
             known = ", ".join(allowed) or "none"
             raise TypeError(f"storage_options: {name!r} is not an option of {what} (options: {known})")
     return factory(*args, **kw, **opts)
+
+
+def foreign_store(obj: Any, *, read_only: bool = False) -> Store:
+    """A store object of another library as an exzarr :class:`Store`: an obstore store, an fsspec
+    filesystem or mapper, or a zarr-python ``ObjectStore``/``FsspecStore``/``LocalStore``."""
+    mod = type(obj).__module__ or ""
+    name = type(obj).__name__
+    if mod.startswith("obstore"):
+        from .objectstore import ObjectStore
+
+        return ObjectStore(obj, read_only=read_only)
+    if mod.startswith("zarr."):
+        ro = read_only or bool(getattr(obj, "read_only", False))
+        if name == "ObjectStore" and hasattr(obj, "store"):
+            from .objectstore import ObjectStore
+
+            return ObjectStore(obj.store, read_only=ro)
+        if name == "FsspecStore" and hasattr(obj, "fs"):
+            from .fsspec_store import FsspecStore
+
+            return FsspecStore(obj.fs, getattr(obj, "path", ""), read_only=ro)
+        if name == "LocalStore" and hasattr(obj, "root"):
+            return LocalStore(obj.root, read_only=ro)
+    if mod.startswith("fsspec") or hasattr(obj, "cat_file") or (hasattr(obj, "fs") and hasattr(obj, "root")):
+        from .fsspec_store import FsspecStore
+
+        if hasattr(obj, "cat_file"):
+            return FsspecStore(obj, "", read_only=read_only)
+        return FsspecStore.from_mapper(obj, read_only=read_only)
+    raise StoreError(
+        f"path: expected a str, os.PathLike, an exzarr Store, an obstore store, an fsspec filesystem or mapper, "
+        f"or a zarr-python ObjectStore/FsspecStore/LocalStore; got {type(obj).__name__}"
+    )
