@@ -3,7 +3,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean fuzz soak
+.PHONY: demo test lint bench clean fuzz soak azurite
+
+# Azurite (the Azure Blob emulator used by tests/cloud), installed project-locally in node/ (git-ignored).
+# 3.35.0 is the newest release that runs on node 20 (3.37 needs node >= 22).
+AZURITE_VERSION := 3.35.0
+AZURITE := node/node_modules/.bin/azurite-blob
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,12 +25,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/python examples/demo.py
 
-test: $(VENV)/.installed-test
+$(AZURITE):
+	npm install --prefix node --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
+	touch $@
+
+azurite: $(AZURITE)
+
+test: $(VENV)/.installed-test $(AZURITE)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples tools
+	$(BIN)/ruff format --check src tests bench examples tools
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
