@@ -418,7 +418,7 @@ class ChunkEngine:
             return
         token = self.cache.token() if self.cache is not None else 0
         workers = min(config.cpu_workers, len(tasks))
-        results = self.store.fetch(keys, limit=limit, window=4 * workers)  # type: ignore[attr-defined]
+        results = self.store.fetch(keys, limit=limit, window=getattr(self.store, "max_in_flight", 64) + 4 * workers)  # type: ignore[attr-defined]
         take = threading.Lock()
 
         def decode_next(_: int) -> None:

@@ -225,7 +225,9 @@ class ShardIO:
                 return shard_ranges(index, list(local), limit=limit, size=size)
 
         workers = min(config.cpu_workers, len(jobs))
-        results = self.store.fetch_shards([k for k, _ in jobs], self._index_range, plan, window=4 * workers)  # type: ignore[attr-defined]
+        results = self.store.fetch_shards(
+            [k for k, _ in jobs], self._index_range, plan, window=getattr(self.store, "max_in_flight", 64) + 4 * workers
+        )  # type: ignore[attr-defined]
         take = threading.Lock()
 
         def decode_next(_: int) -> None:

@@ -112,7 +112,7 @@ def translate(backend: str, options: dict[str, Any]) -> tuple[dict[str, Any], di
             client["default_headers"] = dict(v)
             continue
         if backend == "gcs" and k == "token":
-            _gcs_token(v, config)
+            _gcs_token(v, config, opts)
             continue
         if backend == "azure" and k == "connection_string":
             _azure_connection_string(v, config)
@@ -133,11 +133,16 @@ def translate(backend: str, options: dict[str, Any]) -> tuple[dict[str, Any], di
     return config, client, retry, secrets
 
 
-def _gcs_token(token: Any, config: dict[str, Any]) -> None:
+def _gcs_token(token: Any, config: dict[str, Any], opts: dict[str, Any]) -> None:
     import json
 
     if token in ("anon", None):
-        config["skip_signature"] = True
+        if opts.get("endpoint_url") or opts.get("base_url") or opts.get("endpoint"):
+            # an emulator: any bearer token will do (obstore would otherwise ask the cloud metadata
+            # service for one before every write)
+            config["bearer_token"] = "anonymous"
+        else:
+            config["skip_signature"] = True
     elif token in ("google_default", "cloud", "cache", "browser"):
         return  # the environment's credentials, as obstore finds them
     elif isinstance(token, dict):
@@ -182,6 +187,8 @@ def open_url(url: str, storage_options: dict[str, Any] | None, mode: str) -> Obj
     read_only = mode == "r"
     try:
         if backend == "http":
+            if scheme == "http":
+                client.setdefault("allow_http", True)
             store = HTTPStore.from_url(url.rstrip("/"), client_options=client or None, retry_config=retry)
             return ObjectStore(store, url=url.rstrip("/"), read_only=True, secrets=secrets)
         bucket = parts.netloc

@@ -91,9 +91,15 @@ class ObjectStore(Store):
         self.url = (url or _describe(store)).rstrip("/")
         self.max_in_flight = max_in_flight or config.io_concurrency
         self.retries = retries
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets = tuple(s for s in secrets if s and len(s) >= 4)  # (1-character "secrets" are placeholders)
         self.limit = AdaptiveLimit(self.max_in_flight)
-        self.requests = 0  # requests this store object issued (retries included)
+        self.requests = 0  # requests this store object asked for (each retry of one counts once more in `attempts`)
+        self.attempts = 0
+        self.retried = 0  # transient failures this layer retried
+        kind = type(store).__name__
+        self._suffix_ranges = kind != "AzureStore"  # Azure Blob has no "last n bytes" ranges
+        # obstore's HTTP store lists paths with the URL's own path in front: strip it
+        self._list_strip = (str(getattr(store, "prefix", "") or "").strip("/") + "/") if kind == "HTTPStore" else ""
 
     # -- identity ---------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -161,9 +167,10 @@ class ObjectStore(Store):
         """One request with the adaptive limit and this layer's retries of transient failures."""
         obs = _obstore()
         attempt = 0
+        self.requests += 1
         while True:
             await self.limit.acquire()
-            self.requests += 1
+            self.attempts += 1
             try:
                 result = await make()
             except FileNotFoundError as exc:
@@ -183,6 +190,7 @@ class ObjectStore(Store):
                 self.limit.release(ok=False, throttled=throttled)
                 if (throttled or _TRANSIENT.search(text)) and attempt < self.retries:
                     attempt += 1
+                    self.retried += 1
                     await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # full jitter
                     continue
                 raise self._error(exc, op, key) from None
@@ -194,6 +202,13 @@ class ObjectStore(Store):
                    if_match: str | None = None) -> tuple[bytes | None, str | None, int | None]:  # fmt: skip
         """``(value, etag, size)`` of a (range of a) key; ``(None, None, None)`` when it is missing."""
         obs = _obstore()
+        if byte_range is not None and byte_range.suffix is not None and not self._suffix_ranges:
+            meta = await self._head_async(key)  # the size first, then an ordinary range
+            if meta is None:
+                return None, None, None
+            size = int(meta["size"])
+            byte_range = ByteRange(max(0, size - byte_range.suffix), size)
+            if_match = if_match or meta.get("e_tag")
         options: dict[str, Any] = {}
         opt = _range_option(byte_range)
         if opt is not None:
@@ -202,7 +217,14 @@ class ObjectStore(Store):
             options["if_match"] = if_match
 
         async def request() -> tuple[bytes, str | None, int | None]:
-            res = await obs.get_async(self._store, key, options=options or None)
+            if byte_range is not None and byte_range.stop is not None and byte_range.stop <= byte_range.start:
+                return b"", None, None  # an empty range: nothing to ask for
+            try:
+                res = await obs.get_async(self._store, key, options=options or None)
+            except Exception as exc:
+                if _is_range_error(exc, byte_range):
+                    return b"", None, None  # a range past the end of the value: nothing there
+                raise
             meta = res.meta
             if limit is not None and meta.get("size") is not None and meta["size"] > limit:
                 raise too_large(self, key, meta["size"], limit)
@@ -217,8 +239,6 @@ class ObjectStore(Store):
         except StoreError:
             raise
         except Exception as exc:
-            if _is_range_error(exc, byte_range):
-                return b"", None, None  # a range past the end of the value: nothing there
             raise self._error(exc, "get", key) from None
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -246,9 +266,10 @@ class ObjectStore(Store):
         return self._run(all_of())
 
     def _stream(self, n: int, job: Callable[[int], Coroutine[Any, Any, Any]], window: int) -> Iterator[tuple[int, Any]]:
-        """Run ``job(i)`` for ``i < n`` on the loop, all at once (the adaptive limit caps requests in
-        flight), and yield ``(i, result or exception)`` as they complete; with ``window``, at most
-        that many results wait for the caller, so memory stays bounded however large ``n`` is."""
+        """Run ``job(i)`` for ``i < n`` on the loop (the adaptive limit caps requests in flight) and
+        yield ``(i, result or exception)`` as they complete; with ``window``, at most that many jobs
+        are in flight or done and not yet taken by the caller, so memory stays bounded however
+        large ``n`` is (pass more than the limit, or the window caps the requests in flight)."""
         import queue
 
         results: queue.Queue[tuple[int, Any]] = queue.Queue()
@@ -397,9 +418,12 @@ class ObjectStore(Store):
 
     def _head(self, key: str) -> dict[str, Any] | None:
         check_key(key)
+        return self._run(self._head_async(key))
+
+    async def _head_async(self, key: str) -> dict[str, Any] | None:
         obs = _obstore()
         try:
-            return self._run(self._call("head", key, lambda: obs.head_async(self._store, key)))
+            return await self._call("head", key, lambda: obs.head_async(self._store, key))
         except FileNotFoundError:
             return None
 
@@ -409,9 +433,11 @@ class ObjectStore(Store):
     def _list(self, directory: str) -> Iterator[str]:
         obs = _obstore()
         try:
+            strip = self._list_strip
             for batch in obs.list(self._store, directory or None, chunk_size=1000):  # paginated
                 for meta in batch:
-                    yield meta["path"]
+                    path = meta["path"]
+                    yield path[len(strip) :] if strip and path.startswith(strip) else path
         except FileNotFoundError as exc:
             if _NO_BUCKET.search(str(exc)):
                 raise self._error(exc, "list", directory) from None
@@ -432,7 +458,9 @@ class ObjectStore(Store):
             res = obs.list_with_delimiter(self._store, p.rstrip("/") or None)
         except Exception as exc:
             raise self._error(exc, "list", p) from None
-        names = {c.rstrip("/").rsplit("/", 1)[-1] for c in res["common_prefixes"]}
+        strip = self._list_strip
+        base = (strip + p).rstrip("/") if strip else p.rstrip("/")
+        names = {c.rstrip("/").rsplit("/", 1)[-1] for c in res["common_prefixes"] if c.rstrip("/") != base}
         names.update(m["path"].rsplit("/", 1)[-1] for m in res["objects"])
         return iter(sorted(n for n in names if n))
 
@@ -487,7 +515,8 @@ def _as_bytes(value: Any) -> bytes:
 
 
 def _is_range_error(exc: BaseException, byte_range: ByteRange | None) -> bool:
-    return byte_range is not None and ("416" in str(exc) or "Range" in type(exc).__name__ or "range" in str(exc).lower())
+    text = str(exc)
+    return byte_range is not None and ("416" in text or "InvalidRange" in text or "not satisfiable" in text.lower())
 
 
 def _describe(store: Any) -> str:
