@@ -165,9 +165,11 @@ def _azure_connection_string(cs: str, config: dict[str, Any]) -> None:
         config["endpoint"] = parts["BlobEndpoint"]
 
 
-#: obstore's retries (exponential backoff with jitter) under this layer's own
+#: Stores made from URLs leave retrying to :class:`ObjectStore` (exponential backoff with full
+#: jitter): obstore's own retries would absorb the 503/429 replies the adaptive limit must see to
+#: slow down. A store object the user built keeps its own retry configuration.
 DEFAULT_RETRY = {
-    "max_retries": 3,
+    "max_retries": 0,
     "backoff": {"init_backoff": timedelta(milliseconds=50), "max_backoff": timedelta(seconds=2), "base": 2},
     "retry_timeout": timedelta(seconds=60),
 }

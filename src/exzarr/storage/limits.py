@@ -32,6 +32,7 @@ class AdaptiveLimit:
         self.in_flight = 0
         self.throttled = 0  # how many times the store said "slow down"
         self.peak = 0
+        self.lowest = maximum  # the smallest the limit has been
         self._successes = 0
         self._last_cut = 0.0
         self._waiters: list[asyncio.Future[None]] = []
@@ -63,6 +64,7 @@ class AdaptiveLimit:
             now = time.monotonic()
             if now - self._last_cut >= self.cooldown:
                 self.limit = max(self.minimum, self.limit // 2)
+                self.lowest = min(self.lowest, self.limit)
                 self._last_cut = now
                 self._successes = 0
         elif ok:

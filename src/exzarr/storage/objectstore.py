@@ -6,7 +6,8 @@ requests run as coroutines on one background event loop (:mod:`exzarr.storage.ai
 hundreds are in flight without a thread each; :meth:`ObjectStore.fetch` streams results back as
 they complete, and the engine decodes them on the cores meanwhile.
 
-On top of obstore's retries:
+On top of obstore (whose own retries are turned off for stores made from URLs, so that this
+layer sees the throttling it must react to):
 
 - an adaptive limit on requests in flight (:class:`~exzarr.storage.limits.AdaptiveLimit`): it
   halves when the store throttles (``503 SlowDown``, ``429``) and grows back one at a time;
@@ -83,7 +84,7 @@ class ObjectStore(Store):
         url: str | None = None,
         read_only: bool = False,
         max_in_flight: int | None = None,
-        retries: int = 4,
+        retries: int = 8,
         secrets: Sequence[str] = (),
     ) -> None:
         super().__init__(read_only=read_only)
@@ -191,7 +192,7 @@ class ObjectStore(Store):
                 if (throttled or _TRANSIENT.search(text)) and attempt < self.retries:
                     attempt += 1
                     self.retried += 1
-                    await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # full jitter
+                    await asyncio.sleep(random.uniform(0, min(2.0, 0.025 * 2**attempt)))  # exponential, full jitter
                     continue
                 raise self._error(exc, op, key) from None
             else:
@@ -226,9 +227,14 @@ class ObjectStore(Store):
                     return b"", None, None  # a range past the end of the value: nothing there
                 raise
             meta = res.meta
-            if limit is not None and meta.get("size") is not None and meta["size"] > limit:
-                raise too_large(self, key, meta["size"], limit)
-            return bytes(await res.bytes_async()), meta.get("e_tag"), meta.get("size")
+            size = meta.get("size")
+            if limit is not None and size is not None and size > limit:
+                raise too_large(self, key, size, limit)
+            value = bytes(await res.bytes_async())
+            want = _expected_length(byte_range, size)
+            if want is not None and len(value) != want:  # a body cut short (a dropped connection)
+                raise _Incomplete(f"incomplete body for {key!r}: {len(value)} of {want} bytes")
+            return value, meta.get("e_tag"), size
 
         try:
             return await self._call("get", key, request)
@@ -504,6 +510,19 @@ class _ObjectSnapshot(Snapshot):
         if any(v is None for v, _, _ in got):
             raise SnapshotChanged(f"{st.url}: {self._key!r} disappeared while it was being read")
         return [v for v, _, _ in got]
+
+
+class _Incomplete(Exception):
+    """A response body shorter than its headers promised (retried as a transient failure)."""
+
+
+def _expected_length(r: ByteRange | None, size: int | None) -> int | None:
+    if size is None:
+        return None
+    if r is None:
+        return size
+    a, b = r.resolve(size)
+    return b - a
 
 
 def _as_bytes(value: Any) -> bytes:
