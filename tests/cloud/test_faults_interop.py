@@ -30,7 +30,8 @@ def test_twenty_percent_slowdowns_and_resets_lose_nothing(s3_bucket, fault_proxy
         assert np.array_equal(r[...], expected) and np.array_equal(r[17:133, 2:99], expected[17:133, 2:99])
     stats = proxy.stats()
     assert stats["injected_errors"] >= 20 and stats["requests"] > 400
-    assert a.store.limit.throttled > 0 and a.store.limit.lowest < a.store.max_in_flight  # the budget shrank...
+    assert a.store.limit.throttled > 0 and a.store.retried > 0  # 503s reached exzarr and were retried...
+    assert a.store.limit.lowest >= a.store.max_in_flight // 2  # ...without collapsing the budget (random 503s)
     clean = exzarr.open_array(url, storage_options=s3_bucket.storage_options)  # ...and the data is exact
     assert np.array_equal(clean[...], expected)
 

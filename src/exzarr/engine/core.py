@@ -391,7 +391,7 @@ class ChunkEngine:
             return True
 
         if getattr(self.store, "batched", False) and len(tasks) > 1 and not traced:
-            self._read_batched(tasks, place, cached if cache is not None else None, limit)
+            self._read_batched(tasks, place, cached if cache is not None else None, limit, conc)
             return
 
         def read_one(task: ChunkTask) -> None:
@@ -406,7 +406,7 @@ class ChunkEngine:
         self.run(read_one, tasks, conc)
 
     def _read_batched(
-        self, tasks: list[ChunkTask], place: Callable[..., None], cached: Callable[..., bool] | None, limit: int
+        self, tasks: list[ChunkTask], place: Callable[..., None], cached: Callable[..., bool] | None, limit: int, conc: int
     ) -> None:
         """Reads from a store that runs many requests without a thread each (``store.batched``):
         the store streams chunks back as they arrive, the cores decode them meanwhile."""
@@ -417,8 +417,9 @@ class ChunkEngine:
         if not tasks:
             return
         token = self.cache.token() if self.cache is not None else 0
-        workers = min(config.cpu_workers, len(tasks))
-        results = self.store.fetch(keys, limit=limit, window=getattr(self.store, "max_in_flight", 64) + 4 * workers)  # type: ignore[attr-defined]
+        workers = min(config.cpu_workers, len(tasks), conc)
+        window = min(conc, getattr(self.store, "max_in_flight", 64)) + 4 * workers
+        results = self.store.fetch(keys, limit=limit, window=window, concurrency=conc)  # type: ignore[attr-defined]
         take = threading.Lock()
 
         def decode_next(_: int) -> None:
@@ -527,7 +528,7 @@ class ChunkEngine:
                 return encode(chunk), chunk
 
         if getattr(self.store, "batched", False) and len(tasks) > 1 and not telemetry.enabled():
-            self._write_batched(tasks, build, limit)
+            self._write_batched(tasks, build, limit, self.concurrency(max_concurrency))
             return
 
         def write_one(task: ChunkTask) -> None:
@@ -539,21 +540,21 @@ class ChunkEngine:
 
         self.run(write_one, tasks, conc)
 
-    def _write_batched(self, tasks: list[ChunkTask], build: Callable[..., tuple[Any, Any]], limit: int) -> None:
+    def _write_batched(self, tasks: list[ChunkTask], build: Callable[..., tuple[Any, Any]], limit: int, conc: int) -> None:
         """Writes to a store that runs many requests without a thread each (``store.batched``), a
         batch of objects at a time: lock them (stripes in a fixed order, so writers never
         deadlock), fetch the ones only partly overwritten, encode on the cores, then put them
         all concurrently."""
         store = self.store
-        batch_size = max(64, 4 * getattr(store, "max_in_flight", 64))
-        workers = config.cpu_workers
+        batch_size = max(64, 4 * min(conc, getattr(store, "max_in_flight", 64)))
+        workers = min(config.cpu_workers, conc)
         for start in range(0, len(tasks), batch_size):
             batch = tasks[start : start + batch_size]
             keys = [self.object_key(t.chunk_coords) for t in batch]
             with chunk_locks(store, keys, processes=self.spec.locks.processes, timeout=self.spec.locks.timeout):
                 partial = [i for i, t in enumerate(batch) if not t.is_complete]
                 old: dict[int, Any] = {}
-                for j, data in store.fetch([keys[i] for i in partial], limit=limit):  # type: ignore[attr-defined]
+                for j, data in store.fetch([keys[i] for i in partial], limit=limit, concurrency=conc):  # type: ignore[attr-defined]
                     if isinstance(data, BaseException):
                         raise data
                     old[partial[j]] = data
@@ -564,7 +565,7 @@ class ChunkEngine:
                     built[i] = build(batch[i], keys[i], old.get(i))[0]
 
                 run_tasks(encode_one, range(len(batch)), max_concurrency=min(workers, len(batch)))  # type: ignore[arg-type]
-                store.put_many(list(zip(keys, built, strict=True)))  # type: ignore[attr-defined]
+                store.put_many(list(zip(keys, built, strict=True)), concurrency=conc)
                 if self.cache is not None:
                     for k in keys:
                         self.layout.invalidate(self.cache, k)

@@ -177,7 +177,7 @@ class ShardIO:
             flat[t.out_selection] = chunk[t.chunk_selection]
 
         if getattr(self.store, "batched", False) and not traced and len(groups) > 1:
-            self._read_batched(groups, decode_one, cache)
+            self._read_batched(groups, decode_one, cache, conc)
             return
         if len(groups) >= conc:
             # many shards: each worker fetches one shard and decodes its inner chunks, then takes the next
@@ -196,7 +196,7 @@ class ShardIO:
             for shard, ts in groups.items():
                 run(decode_one, fetch(shard, ts), resolve_concurrency(None) if conc > 1 else 1)
 
-    def _read_batched(self, groups: dict[Index, list[ChunkTask]], decode_one: Callable[..., None], cache: Any) -> None:
+    def _read_batched(self, groups: dict[Index, list[ChunkTask]], decode_one: Callable[..., None], cache: Any, conc: int) -> None:
         """Sharded reads from a store that runs many requests without a thread each: per shard,
         its index then (pinned to that version) its inner chunks, all shards in flight at once;
         the cores decode whole shards as they arrive."""

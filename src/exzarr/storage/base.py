@@ -241,7 +241,7 @@ class Store(ABC):
         self.set(key, value)
         return True
 
-    def put_many(self, items: Sequence[tuple[str, Any]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, Any]], *, concurrency: int | None = None) -> None:
         """Store each ``(key, value)``, deleting the keys whose value is ``None`` (batched stores
         run them concurrently)."""
         for k, v in items:
@@ -250,7 +250,9 @@ class Store(ABC):
             else:
                 self.set(k, v)
 
-    def fetch(self, keys: Sequence[str], *, limit: int | None = None, window: int = 0) -> Iterator[tuple[int, Any]]:
+    def fetch(
+        self, keys: Sequence[str], *, limit: int | None = None, window: int = 0, concurrency: int | None = None
+    ) -> Iterator[tuple[int, Any]]:
         """``(i, value or None)`` for each key (batched stores yield them as requests complete, with
         exceptions as values); this default reads them one by one."""
         for i, k in enumerate(keys):

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import random
 import re
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
@@ -220,8 +221,10 @@ class ObjectStore(Store):
         async def request() -> tuple[bytes, str | None, int | None]:
             if byte_range is not None and byte_range.stop is not None and byte_range.stop <= byte_range.start:
                 return b"", None, None  # an empty range: nothing to ask for
+            t0 = time.monotonic()
             try:
                 res = await obs.get_async(self._store, key, options=options or None)
+                self.limit.observe(time.monotonic() - t0)  # the time to the headers: a latency signal
             except Exception as exc:
                 if _is_range_error(exc, byte_range):
                     return b"", None, None  # a range past the end of the value: nothing there
@@ -271,21 +274,28 @@ class ObjectStore(Store):
 
         return self._run(all_of())
 
-    def _stream(self, n: int, job: Callable[[int], Coroutine[Any, Any, Any]], window: int) -> Iterator[tuple[int, Any]]:
+    def _stream(
+        self, n: int, job: Callable[[int], Coroutine[Any, Any, Any]], window: int, concurrency: int | None = None
+    ) -> Iterator[tuple[int, Any]]:
         """Run ``job(i)`` for ``i < n`` on the loop (the adaptive limit caps requests in flight) and
         yield ``(i, result or exception)`` as they complete; with ``window``, at most that many jobs
         are in flight or done and not yet taken by the caller, so memory stays bounded however
-        large ``n`` is (pass more than the limit, or the window caps the requests in flight)."""
+        large ``n`` is (pass more than the limit, or the window caps the requests in flight); with
+        ``concurrency``, at most that many jobs run at once (``max_concurrency=`` of a call)."""
         import queue
 
         results: queue.Queue[tuple[int, Any]] = queue.Queue()
         holder: dict[str, asyncio.Semaphore | None] = {}
 
-        async def one(i: int, room: asyncio.Semaphore | None) -> None:
+        async def one(i: int, room: asyncio.Semaphore | None, slots: asyncio.Semaphore | None) -> None:
             if room is not None:
                 await room.acquire()
             try:
-                value: Any = await job(i)
+                if slots is not None:
+                    async with slots:
+                        value: Any = await job(i)
+                else:
+                    value = await job(i)
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:
@@ -294,7 +304,8 @@ class ObjectStore(Store):
 
         async def start() -> None:
             room = holder["room"] = asyncio.Semaphore(window) if window else None
-            await asyncio.gather(*(one(i, room) for i in range(n)))
+            slots = asyncio.Semaphore(concurrency) if concurrency else None
+            await asyncio.gather(*(one(i, room, slots) for i in range(n)))
 
         fut = aioloop.submit(start())
         lp = aioloop.loop()
@@ -309,17 +320,25 @@ class ObjectStore(Store):
             if not fut.done():
                 fut.cancel()
 
-    def fetch(self, keys: Sequence[str], *, limit: int | None = None, window: int = 0) -> Iterator[tuple[int, Any]]:
+    def fetch(
+        self, keys: Sequence[str], *, limit: int | None = None, window: int = 0, concurrency: int | None = None
+    ) -> Iterator[tuple[int, Any]]:
         """Yield ``(i, value or None or exception)`` for ``keys`` as the requests complete (see
         :meth:`_stream` for the bounds)."""
 
         async def job(i: int) -> Any:
             return (await self._get(keys[i], limit=limit))[0]
 
-        return self._stream(len(keys), job, window)
+        return self._stream(len(keys), job, window, concurrency)
 
     def fetch_shards(
-        self, keys: Sequence[str], first: ByteRange, plan: Callable[[int, bytes, int | None], list[Any]], *, window: int = 0
+        self,
+        keys: Sequence[str],
+        first: ByteRange,
+        plan: Callable[[int, bytes, int | None], list[Any]],
+        *,
+        window: int = 0,
+        concurrency: int | None = None,
     ) -> Iterator[tuple[int, Any]]:
         """Two dependent reads per key, all keys in flight at once: ``first`` (a shard's index), then
         the ranges ``plan(i, first_bytes, object_size)`` returns (its inner chunks), pinned with
@@ -344,7 +363,7 @@ class ObjectStore(Store):
                         raise
             return None  # pragma: no cover - the loop returns or raises
 
-        return self._stream(len(keys), job, window)
+        return self._stream(len(keys), job, window, concurrency)
 
     def set(self, key: str, value: Any) -> None:
         check_key(key)
@@ -366,7 +385,7 @@ class ObjectStore(Store):
 
         self._run(all_of())
 
-    def put_many(self, items: Sequence[tuple[str, Any]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, Any]], *, concurrency: int | None = None) -> None:
         obs = _obstore()
         for k, _ in items:
             check_key(k)
@@ -378,11 +397,13 @@ class ObjectStore(Store):
             with contextlib.suppress(FileNotFoundError):
                 await self._call("delete", k, lambda: obs.delete_async(self._store, k))
 
+        async def put(k: str, v: bytes, slots: asyncio.Semaphore | None) -> None:
+            async with slots if slots is not None else contextlib.nullcontext():
+                await self._call("put", k, lambda: obs.put_async(self._store, k, v, use_multipart=False))
+
         async def all_of() -> None:
-            await asyncio.gather(
-                *(self._call("put", k, lambda k=k, v=v: obs.put_async(self._store, k, v, use_multipart=False)) for k, v in puts),
-                *(delete(k) for k in deletes),
-            )
+            slots = asyncio.Semaphore(concurrency) if concurrency else None
+            await asyncio.gather(*(put(k, v, slots) for k, v in puts), *(delete(k) for k in deletes))
 
         self._run(all_of())
 
