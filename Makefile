@@ -19,7 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e ".[demo]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -47,6 +47,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/compare.py --out bench/RESULTS.md
+	$(BIN)/python bench/cloud.py --out bench/CLOUD.md
 
 # The fuzz suite and the crash harness with large budgets (`make test` runs both with small defaults).
 # FUZZ_SEED=random draws a new seed each run (printed in the summary); set an integer to replay one.
