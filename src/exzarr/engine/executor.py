@@ -124,10 +124,14 @@ def run_tasks(
     stop = threading.Event()
 
     def worker() -> None:
-        for t in shared:
-            if stop.is_set():
-                return
-            fn(t)
+        try:
+            for t in shared:
+                if stop.is_set():
+                    return
+                fn(t)
+        except BaseException:
+            stop.set()  # the first failure, in any worker or the caller, stops the others
+            raise
 
     pool = get_pool(conc - 1)
     futures: list[Future[None]] = [pool.submit(worker) for _ in range(conc - 1)]
