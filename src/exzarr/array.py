@@ -26,6 +26,7 @@ from .indexing import (
     block_selection,
     coordinate_selection,
 )
+from .info import ArrayInfo, array_info
 from .metadata.model import ArrayMetadata
 from .nodes import ArrayOptions
 from .storage.base import Store
@@ -680,15 +681,34 @@ class Array:
             self._adopt(grown)
         return grown.shape
 
+    def nbytes_stored(self) -> int:
+        """Bytes the array takes in its store: its metadata documents and every stored chunk
+        (shard) object, listed once (an object store reports sizes with the listing).
+
+        >>> import exzarr
+        >>> a = exzarr.create(shape=(100,), chunks=(10,), dtype="i4", compressor=None)
+        >>> a[:] = 7
+        >>> a.nbytes_stored() - a.nbytes > 0  # the chunks plus zarr.json
+        True
+        """
+        return self._store.getsize_prefix(f"{self._path}/" if self._path else "")
+
     @property
-    def info(self) -> str:
-        """A short human-readable summary."""
-        codecs = ", ".join(c.name for c in self.codecs)
-        return (
-            f"Name        : {self.name}\nType        : Array (zarr v{self.zarr_format})\n"
-            f"Shape       : {self.shape}\nChunks      : {self.chunks}\nData type   : {self._meta.dtype}\n"
-            f"Fill value  : {self.fill_value!r}\nCodecs      : {codecs}\nStore       : {self._store!r}\n"
-        )
+    def info(self) -> ArrayInfo:
+        """A table of what the array is and what it costs: shape, chunks, shards, order, codecs
+        (v2 filters and compressor), read-only, stored bytes, compression ratio and chunks
+        initialized (so it lists the array's keys once). ``info.to_dict()`` is JSON-ready.
+
+        >>> import exzarr
+        >>> a = exzarr.create(shape=(10, 10), chunks=(5, 5), shards=(10, 10), dtype="u1")
+        >>> a.info.shards, a.info.serializer.startswith("sharding_indexed")
+        ((10, 10), True)
+        """
+        return array_info(self)
+
+    def info_complete(self) -> ArrayInfo:
+        """The same as :attr:`info` (zarr-python spells the complete report this way)."""
+        return array_info(self)
 
 
 class _Indexer:

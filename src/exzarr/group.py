@@ -14,6 +14,7 @@ from .chunk_grid import normalize_shape
 from .dtypes import as_data_type
 from .engine.locks import metadata_lock
 from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, NodeNotFoundError, PathError, ReadOnlyError
+from .info import GroupInfo, group_info
 from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
 from .nodes import OPTION_FIELDS, ArrayOptions, ArraySpec, normalize_path, resolve_array, resolve_group, split_kwargs
@@ -125,6 +126,19 @@ class Group:
     @property
     def attrs(self) -> Attributes:
         return Attributes(self._read_attributes, self._modify_attributes)
+
+    @property
+    def info(self) -> GroupInfo:
+        """What the group is: name, format, read-only, store, attributes and its direct members
+        (a table as ``str``, a mapping with ``.to_dict()``).
+
+        >>> import exzarr
+        >>> g = exzarr.create_group("memory://doc-ginfo", mode="w")
+        >>> _ = g.create_array("x", shape=(4,), chunks=(2,))
+        >>> g.info.arrays, g.info.zarr_format
+        (('x',), 3)
+        """
+        return group_info(self)
 
     def __repr__(self) -> str:
         return f"<exzarr.Group {self.name!r} v{self.zarr_format}>"

@@ -32,7 +32,7 @@ def test_properties(tmp_path):
     assert a.dtype == np.dtype("int16") and a.fill_value == 3 and a.zarr_format == 3
     assert a.path == "" and isinstance(a.store, exzarr.LocalStore) and not a.read_only
     assert a.dimension_names == ("y", "x") and dict(a.attrs) == {"k": 1} and len(a) == 5
-    assert "zstd" in a.info and "(5, 6)" in repr(a)
+    assert "zstd" in str(a.info) and "(5, 6)" in repr(a)
     assert np.array_equal(np.asarray(a), np.full((5, 6), 3, "int16"))
 
 

@@ -111,6 +111,9 @@ def codec_from_json(obj: Any, *, field: str = "codecs") -> Codec | None:
         return obj
     if isinstance(obj, NCodec):
         return wrap_numcodec(obj)
+    foreign = foreign_codec_json(obj)
+    if foreign is not None:
+        obj = foreign
     if isinstance(obj, str):
         name, cfg, must = obj, {}, True
     elif isinstance(obj, dict) and isinstance(obj.get("name"), str):
@@ -140,10 +143,48 @@ def codec_from_json(obj: Any, *, field: str = "codecs") -> Codec | None:
     raise UnknownCodecError(f"{field}: unknown codec {name!r}")
 
 
+def foreign_codec_json(obj: Any) -> dict[str, Any] | None:
+    """The v3 JSON of another library's codec object (zarr-python's ``ZstdCodec(level=3)``,
+    ``BloscCodec``, ``zarr.codecs.numcodecs.Delta``...: anything with a ``to_dict()`` giving
+    ``{"name", "configuration"}``); ``None`` for anything else."""
+    if isinstance(obj, (NCodec, Codec, dict, str, tuple)):
+        return None
+    to_dict = getattr(obj, "to_dict", None)
+    if not callable(to_dict):
+        return None
+    js = to_dict()
+    if not isinstance(js, dict) or not isinstance(js.get("name"), str):
+        return None
+    js = _plain_json(js)
+    if js["name"] == "blosc":  # left unset, they follow the array's dtype (as zarr-python does)
+        cfg = js.get("configuration") or {}
+        tunable = getattr(obj, "_tunable_attrs", ())  # zarr-python marks the ones left unset
+        for unset in ("typesize", "shuffle"):
+            if unset in tunable or getattr(obj, unset, 0) is None:
+                cfg.pop(unset, None)
+    return js
+
+
+def _plain_json(v: Any) -> Any:
+    """Tuples and enums of a foreign codec's ``to_dict()`` as the JSON values they stand for."""
+    if isinstance(v, dict):
+        return {str(k): _plain_json(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain_json(x) for x in v]
+    value = getattr(v, "value", None)  # an Enum member (e.g. zarr's BloscShuffle.shuffle)
+    if value is not None and not isinstance(v, int | float | str | bool):
+        return _plain_json(value)
+    return v
+
+
 def _user_codec_config(spec: Any, what: str) -> dict[str, Any] | NCodec | Codec:
-    """Normalise ``"zstd"``, ``{"id": "zstd", ...}``, ``("zstd", {...})`` or an object."""
+    """Normalise ``"zstd"``, ``{"id": "zstd", ...}``, ``("zstd", {...})``, a codec object of
+    exzarr or numcodecs, or a zarr-python codec object (by its v3 JSON)."""
     if isinstance(spec, (NCodec, Codec)):
         return spec
+    foreign = foreign_codec_json(spec)
+    if foreign is not None:
+        return foreign
     if isinstance(spec, str):
         return {"id": spec}
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], dict):
@@ -174,8 +215,11 @@ def compressor_v2(spec: Any, *, what: str = "compressor") -> NCodec | None:
             conf["shuffle"] = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[conf.get("shuffle", "noshuffle")]
             conf.pop("typesize", None)
         return numcodec_from_config({"id": name, **conf}, field=what)
-    if "name" in cfg and "id" not in cfg:
-        raise UnknownCodecError(f"{what}: v2 arrays take numcodecs configs ({{'id': ...}}), got {cfg!r}")
+    if "name" in cfg and "id" not in cfg:  # a v3 JSON form: the numcodecs codec it stands for
+        codec = codec_from_json(cfg, field=what)
+        if codec is None or codec.kind == "array_bytes" or codec.name in ("transpose", "sharding_indexed"):
+            raise UnknownCodecError(f"{what}: v2 arrays take numcodecs codecs, and {cfg.get('name')!r} has none")
+        return compressor_v2(codec, what=what)
     return numcodec_from_config(cfg, field=what)
 
 

@@ -264,6 +264,17 @@ class Store(ABC):
             raise FileNotFoundError(key)
         return len(v)
 
+    def getsize_prefix(self, prefix: str) -> int:
+        """Total size in bytes of the keys starting with ``prefix`` (``""``: the whole store);
+        a key deleted while listing counts nothing."""
+        total = 0
+        for k in self.list_prefix(prefix):
+            try:
+                total += self.getsize(k)
+            except FileNotFoundError:
+                pass
+        return total
+
     def list_prefix(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix`` (a plain string prefix)."""
         check_prefix(prefix)

@@ -458,18 +458,27 @@ class ObjectStore(Store):
         return self._list("")
 
     def _list(self, directory: str) -> Iterator[str]:
+        return (key for key, _ in self._list_meta(directory))
+
+    def _list_meta(self, directory: str) -> Iterator[tuple[str, int]]:
+        """``(key, size)`` of every object under ``directory``, a page of 1000 at a time."""
         obs = _obstore()
         try:
             strip = self._list_strip
             for batch in obs.list(self._store, directory or None, chunk_size=1000):  # paginated
                 for meta in batch:
                     path = meta["path"]
-                    yield path[len(strip) :] if strip and path.startswith(strip) else path
+                    yield (path[len(strip) :] if strip and path.startswith(strip) else path), int(meta["size"])
         except FileNotFoundError as exc:
             if _NO_BUCKET.search(str(exc)):
                 raise self._error(exc, "list", directory) from None
         except Exception as exc:
             raise self._error(exc, "list", directory) from None
+
+    def getsize_prefix(self, prefix: str) -> int:
+        """Sizes come with the listing: one paginated LIST, no request per object."""
+        check_prefix(prefix)
+        return sum(size for key, size in self._list_meta(prefix.rpartition("/")[0]) if key.startswith(prefix))
 
     def list_prefix(self, prefix: str) -> Iterator[str]:
         check_prefix(prefix)
