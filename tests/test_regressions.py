@@ -215,8 +215,9 @@ def test_aliases_and_keywords_everywhere(tmp_path):
         a.get_slice(parallel=2)
     g = exzarr.create_group(tmp_path / "g", cache_bytes=64, write_empty_chunks=True)
     assert g.create_array("x", shape=(2,)).options.cache_bytes == 64
-    with pytest.raises(TypeError, match="first argument"):
+    with pytest.raises(TypeError, match="multiple values for argument 'store'"):
         exzarr.open(tmp_path / "g", store=exzarr.MemoryStore())
+    assert exzarr.open(store=tmp_path / "g").name == "/"  # store= as zarr-python spells it
 
 
 def test_error_paths_name_metadata_documents_once(tmp_path):

@@ -10,7 +10,25 @@
 from __future__ import annotations
 
 from . import errors, metadata, storage, telemetry
-from .api import consolidate_metadata, create, create_group, load, open, open_array, open_group, save
+from .api import (
+    array,
+    consolidate_metadata,
+    create,
+    create_array,
+    create_group,
+    empty,
+    from_array,
+    full,
+    load,
+    ones,
+    open,
+    open_array,
+    open_consolidated,
+    open_group,
+    save,
+    save_group,
+    zeros,
+)
 from .array import Array
 from .config import config
 from .convert import copy
@@ -21,6 +39,15 @@ from .telemetry import stats
 __version__ = "0.1.0"
 
 __all__ = [
+    "zeros",
+    "save_group",
+    "open_consolidated",
+    "ones",
+    "full",
+    "from_array",
+    "empty",
+    "create_array",
+    "array",
     "Array",
     "Group",
     "LocalStore",

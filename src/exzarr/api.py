@@ -9,6 +9,8 @@ import numpy as np
 from . import metadata as md
 from .array import Array
 from .casting import cast_value
+from .creation import build_spec, infer_data, source_encoding
+from .creation import write_data as _write_data
 from .dtypes import as_data_type
 from .errors import MetadataError, NodeNotFoundError
 from .group import Group
@@ -18,7 +20,36 @@ from .nodes import ArrayOptions, ArraySpec, check_mode, normalize_path, resolve,
 from .storage.base import Store
 from .storage.url import make_store
 
-__all__ = ["consolidate_metadata", "create", "create_group", "load", "open", "open_array", "open_group", "save"]
+__all__ = [
+    "array",
+    "consolidate_metadata",
+    "create",
+    "create_array",
+    "create_group",
+    "empty",
+    "from_array",
+    "full",
+    "load",
+    "ones",
+    "open",
+    "open_array",
+    "open_consolidated",
+    "open_group",
+    "save",
+    "save_group",
+    "zeros",
+]
+
+
+def _location(store: Any, path: Any, node: str | None, caller: str) -> tuple[Any, str | None]:
+    """``(where the store is, node path in it)`` for the two ways of calling an entry point:
+    ``f(store_or_url, path="a/b")`` (zarr-python's: ``path`` is the node inside the store) and
+    ``f(path="dir.zarr", node="a/b")`` (``path`` alone is where the store is, as before)."""
+    if store is None:
+        return path, node
+    if path is not None and node is not None:
+        raise TypeError(f"{caller}(): path= and node= both name the node inside the store; give one")
+    return store, node if path is None else str(path)
 
 
 def _resolve(
@@ -64,9 +95,10 @@ def _creation_spec(kwargs: dict[str, Any], mode: str, zarr_format: int | None, c
 
 
 def create(
-    path: Any = None,
+    store: Any = None,
     *,
-    shape: Any,
+    shape: Any = None,
+    path: Any = None,
     chunks: Any = None,
     dtype: Any = "float64",
     compressor: Any = "zstd",
@@ -92,9 +124,12 @@ def create(
 
     Parameters
     ----------
+    store:
+        A local directory, ``file://``/``memory://``/``zip://``/``s3://``/... URL, a ``.zip`` path,
+        or a :class:`~exzarr.storage.Store`. ``None`` makes an anonymous in-memory array.
     path:
-        A local directory, ``file://``/``memory://``/``zip://`` URL, a ``.zip`` path, or a
-        :class:`~exzarr.storage.Store`. ``None`` makes an anonymous in-memory array.
+        With ``store``: the array's path inside the store (as in zarr-python). Without it:
+        where the store is (the older form, same as ``store``).
     shape, chunks:
         Array and chunk shapes (``chunks=None`` is one chunk; ``-1`` spans a dimension).
     dtype:
@@ -135,6 +170,12 @@ def create(
     mode = check_mode(mode)
     if mode in ("r", "r+"):
         raise ValueError(f"create needs a writable mode ('w-', 'w' or 'a'), got {mode!r}")
+    if shape is None:
+        if isinstance(store, tuple | list | int) and not isinstance(store, bool):  # create((100, 100)): a shape first
+            store, shape = None, store
+        else:
+            raise TypeError("create() missing required keyword argument 'shape'")
+    path, node = _location(store, path, node, "create")
     spec = ArraySpec(
         shape=shape,
         chunks=chunks,
@@ -159,8 +200,9 @@ def create(
 
 
 def open(
-    path: Any,
+    store: Any = None,
     *,
+    path: Any = None,
     mode: str = "r",
     storage: str | None = None,
     storage_options: dict[str, Any] | None = None,
@@ -190,6 +232,7 @@ def open(
     (3,)
     """
     mode = check_mode(mode)
+    path, node = _location(store, path, node, "open")
     spec = _creation_spec(create_kwargs, mode, zarr_format, "open")
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
@@ -199,8 +242,9 @@ def open(
 
 
 def open_array(
-    path: Any,
+    store: Any = None,
     *,
+    path: Any = None,
     mode: str = "r",
     storage: str | None = None,
     storage_options: dict[str, Any] | None = None,
@@ -213,6 +257,7 @@ def open_array(
 ) -> Array:
     """Like :func:`open`, but the node must be an array."""
     mode = check_mode(mode)
+    path, node = _location(store, path, node, "open_array")
     spec = _creation_spec(create_kwargs, mode, zarr_format, "open_array")
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
@@ -222,8 +267,9 @@ def open_array(
 
 
 def open_group(
-    path: Any = None,
+    store: Any = None,
     *,
+    path: Any = None,
     mode: str = "a",
     storage: str | None = None,
     storage_options: dict[str, Any] | None = None,
@@ -238,6 +284,7 @@ def open_group(
     """Open a group (created when missing unless ``mode`` is ``"r"``/``"r+"``); see :func:`open`
     for ``use_consolidated`` and the array options, which apply to the arrays the group opens."""
     mode = check_mode(mode)
+    path, node = _location(store, path, node, "open_group")
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     meta, read_only = resolve_group(store, npath, mode, zarr_format=zarr_format, attributes=attributes)
@@ -245,10 +292,11 @@ def open_group(
 
 
 def create_group(
-    path: Any = None,
+    store: Any = None,
     attributes: dict[str, Any] | None = None,
     zarr_format: int = 3,
     *,
+    path: Any = None,
     storage: str | None = None,
     storage_options: dict[str, Any] | None = None,
     mode: str = "w-",
@@ -268,6 +316,7 @@ def create_group(
     mode = check_mode(mode)
     if mode in ("r", "r+"):
         raise ValueError(f"create_group needs a writable mode, got {mode!r}")
+    path, node = _location(store, path, node, "create_group")
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     store, npath = _resolve(path, storage, storage_options, mode, node)
     meta, _ = resolve_group(store, npath, mode, zarr_format=zarr_format, attributes=attributes)
@@ -336,3 +385,301 @@ def load(path: Any, *, storage: str | None = None, storage_options: dict[str, An
 
     walk(node, "")
     return out
+
+
+# ---------------------------------------------------------------------- zarr-python 3 style creation
+_KEEP = "keep"
+
+
+def create_array(
+    store: Any = None,
+    *,
+    name: str | None = None,
+    shape: Any = None,
+    dtype: Any = None,
+    data: Any = None,
+    chunks: Any = "auto",
+    shards: Any = None,
+    filters: Any = "auto",
+    compressors: Any = "auto",
+    compressor: Any = "auto",
+    serializer: Any = "auto",
+    fill_value: Any = None,
+    order: str | None = None,
+    zarr_format: int = 3,
+    attributes: dict[str, Any] | None = None,
+    chunk_key_encoding: Any = None,
+    dimension_names: Any = None,
+    storage_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    write_data: bool = True,
+    storage: str | None = None,
+    write_empty_chunks: bool | None = None,
+    process_locks: bool = False,
+    cache_bytes: int | None = None,
+) -> Array:
+    """Create an array as zarr-python 3's ``zarr.create_array`` does (and write ``data``, if given).
+
+    Parameters
+    ----------
+    store:
+        A path, URL (``s3://...`` with ``storage_options=``), store object or ``None`` (memory).
+    name:
+        The array's path inside the store (default: the root).
+    shape, dtype, data:
+        ``shape`` and ``dtype``, or ``data`` (NumPy data, or an exzarr / zarr-python / dask array,
+        read in steps) from which both are taken and which is written unless ``write_data=False``.
+    chunks, shards:
+        ``chunks="auto"`` picks a chunk shape of about 1 MiB (inside the shard with ``shards=``);
+        ``shards=`` groups chunks into one stored object per shard (v3).
+    filters, serializer, compressors:
+        Lists of codecs (one codec alone is fine): names (``"zstd"``), numcodecs objects or JSON
+        (``{"id": "zstd", "level": 3}``), v3 JSON (``{"name": "zstd", "configuration": {...}}``)
+        or zarr-python codec objects (``zarr.codecs.ZstdCodec(level=3)``). ``"auto"``: zstd
+        level 0 and the ``bytes`` (or ``vlen-utf8``) serializer, as zarr-python 3 writes;
+        ``compressors=None`` stores raw chunks. v2 arrays take at most one compressor and
+        numcodecs filters; ``compressor=`` is the older one-codec spelling.
+    fill_value:
+        ``None``: the data type's zero (``0``, ``0.0``, ``False``, ``""``).
+    overwrite:
+        Replace whatever is at the path (else a node there is an error).
+
+    The array options ``write_empty_chunks``, ``process_locks`` and ``cache_bytes`` are those of
+    :func:`exzarr.create`.
+
+    >>> import exzarr, numpy as np
+    >>> a = exzarr.create_array("memory://doc-ca", name="t/x", shape=(1000, 1000), dtype="float32")
+    >>> a.chunks, a.name, a.fill_value
+    ((500, 500), '/t/x', np.float32(0.0))
+    >>> b = exzarr.create_array("memory://doc-ca", name="d", data=np.arange(6).reshape(2, 3),
+    ...                         compressors=[{"name": "zstd", "configuration": {"level": 3}}])
+    >>> b[...].tolist(), b.compressors
+    ([[0, 1, 2], [3, 4, 5]], (ZstdCodec({'level': 3, 'checksum': False}),))
+    """
+    if not (compressor == "auto" or compressors == "auto"):
+        raise TypeError("create_array(): give compressors= (or the older compressor=), not both")
+    if compressor != "auto":
+        compressors = compressor
+    if data is not None:
+        data, shape, dtype = infer_data(data, shape, dtype, "create_array")
+    if shape is None:
+        raise TypeError("create_array() needs shape= and dtype=, or data=")
+    if dtype is None:
+        raise TypeError("create_array() needs dtype= (or data=)")
+    spec = build_spec(
+        shape=shape,
+        dtype=dtype,
+        chunks=chunks,
+        shards=shards,
+        filters=filters,
+        compressors=compressors,
+        serializer=serializer,
+        fill_value=fill_value,
+        order=order,
+        attributes=attributes,
+        chunk_key_encoding=chunk_key_encoding,
+        dimension_names=dimension_names,
+        zarr_format=zarr_format,
+    )
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    mode = "w" if overwrite else "w-"
+    options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
+    st, npath = _resolve(store, storage, storage_options, mode, name)
+    options.check_store(st)
+    meta, read_only = resolve_array(st, npath, mode, array=spec)
+    arr = Array(st, npath, meta, read_only=read_only, options=options)
+    if data is not None and write_data:
+        _write_data(arr, data)
+    return arr
+
+
+def _like_zarr(kwargs: dict[str, Any], caller: str) -> tuple[Any, dict[str, Any]]:
+    """zarr-python's ``store=``/``path=`` keywords of ``zeros``/``full``/... as ``(store, kwargs)``
+    for :func:`create_array` (``path`` is the node's path, i.e. ``name``)."""
+    store = kwargs.pop("store", None)
+    if "path" in kwargs:
+        if "name" in kwargs:
+            raise TypeError(f"{caller}(): path= and name= both name the array's path; give one")
+        kwargs["name"] = kwargs.pop("path")
+    if "mode" in kwargs:
+        mode = check_mode(kwargs.pop("mode"))
+        if mode in ("r", "r+", "a"):
+            raise ValueError(f"{caller}() creates an array: mode must be 'w' or 'w-', got {mode!r}")
+        kwargs.setdefault("overwrite", mode == "w")
+    return store, kwargs
+
+
+def zeros(shape: Any, **kwargs: Any) -> Array:
+    """A new array of zeros (nothing is stored until written: zero is the fill value).
+    Keywords are those of :func:`create_array`, plus zarr-python's ``store=`` and ``path=``;
+    ``dtype`` defaults to ``float64``.
+
+    >>> import exzarr
+    >>> exzarr.zeros((2, 3), dtype="int8")[...].tolist()
+    [[0, 0, 0], [0, 0, 0]]
+    """
+    store, kwargs = _like_zarr(kwargs, "zeros")
+    return create_array(store, shape=shape, **{"dtype": "float64", **kwargs, "fill_value": 0})
+
+
+def ones(shape: Any, **kwargs: Any) -> Array:
+    """A new array of ones (the fill value; see :func:`zeros`).
+
+    >>> import exzarr
+    >>> float(exzarr.ones((4,))[...].sum())
+    4.0
+    """
+    store, kwargs = _like_zarr(kwargs, "ones")
+    return create_array(store, shape=shape, **{"dtype": "float64", **kwargs, "fill_value": 1})
+
+
+def full(shape: Any, fill_value: Any, **kwargs: Any) -> Array:
+    """A new array holding ``fill_value`` everywhere (see :func:`zeros`).
+
+    >>> import exzarr
+    >>> exzarr.full((2,), 7, dtype="int16")[...].tolist()
+    [7, 7]
+    """
+    store, kwargs = _like_zarr(kwargs, "full")
+    return create_array(store, shape=shape, **{"dtype": "float64", **kwargs, "fill_value": fill_value})
+
+
+def empty(shape: Any, **kwargs: Any) -> Array:
+    """A new array with nothing written (reads give the fill value, ``fill_value=`` or the type's
+    zero; see :func:`zeros`).
+
+    >>> import exzarr
+    >>> exzarr.empty((3,), dtype="uint8", fill_value=9)[...].tolist()
+    [9, 9, 9]
+    """
+    store, kwargs = _like_zarr(kwargs, "empty")
+    return create_array(store, shape=shape, **{"dtype": "float64", **kwargs})
+
+
+def array(data: Any, **kwargs: Any) -> Array:
+    """A new array holding ``data`` (shape and dtype from the data; see :func:`create_array`).
+
+    >>> import exzarr, numpy as np
+    >>> a = exzarr.array(np.eye(3), chunks=(2, 2))
+    >>> a.chunks, float(a[...].trace())
+    ((2, 2), 3.0)
+    """
+    store, kwargs = _like_zarr(kwargs, "array")
+    return create_array(store, data=data, **kwargs)
+
+
+def from_array(
+    store: Any = None,
+    *,
+    data: Any,
+    write_data: bool = True,
+    name: str | None = None,
+    chunks: Any = _KEEP,
+    shards: Any = _KEEP,
+    filters: Any = _KEEP,
+    compressors: Any = _KEEP,
+    serializer: Any = _KEEP,
+    fill_value: Any = None,
+    order: str | None = None,
+    zarr_format: int | None = None,
+    attributes: dict[str, Any] | None = None,
+    chunk_key_encoding: Any = None,
+    dimension_names: Any = None,
+    storage_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> Array:
+    """A new array like ``data`` (an exzarr or zarr-python array, or NumPy data), with its values.
+
+    ``"keep"`` (the default for ``chunks``, ``shards``, ``filters``, ``compressors`` and
+    ``serializer``) takes the source array's setting, as do ``None`` for ``fill_value``,
+    ``zarr_format``, ``attributes`` and ``dimension_names``; for NumPy data ``"keep"`` means
+    ``"auto"``. The values are read and written in bounded steps, in parallel.
+
+    >>> import exzarr, numpy as np
+    >>> src = exzarr.create_array(data=np.arange(100.0), chunks=(10,), attributes={"u": "m"})
+    >>> b = exzarr.from_array("memory://doc-fa", data=src, zarr_format=2)
+    >>> b.chunks, b.zarr_format, dict(b.attrs), float(b[...].sum())
+    ((10,), 2, {'u': 'm'}, 4950.0)
+    """
+    keep = source_encoding(data)
+    fmt = zarr_format if zarr_format is not None else keep.get("zarr_format", 3)
+    same_format = fmt == keep.get("zarr_format", fmt)
+
+    def pick(given: Any, key: str, default: Any = "auto") -> Any:
+        if not (isinstance(given, str) and given == _KEEP):
+            return given
+        if key == "serializer" and not same_format:
+            return "auto"  # v2 has no serializer; filters and compressors convert where they can
+        return keep.get(key, default)
+
+    keep_shards = isinstance(shards, str) and shards == _KEEP
+    shards_v = None if fmt == 2 and keep_shards else pick(shards, "shards", None)
+    return create_array(
+        store,
+        name=name,
+        data=data,
+        write_data=write_data,
+        chunks=pick(chunks, "chunks"),
+        shards=shards_v,
+        filters=pick(filters, "filters"),
+        compressors=pick(compressors, "compressors"),
+        serializer=pick(serializer, "serializer"),
+        dtype=keep.get("dtype"),
+        fill_value=fill_value if fill_value is not None else keep.get("fill_value"),
+        order=order or keep.get("order"),
+        zarr_format=fmt,
+        attributes=attributes if attributes is not None else keep.get("attributes"),
+        chunk_key_encoding=chunk_key_encoding,
+        dimension_names=dimension_names if dimension_names is not None else keep.get("dimension_names"),
+        storage_options=storage_options,
+        overwrite=overwrite,
+        **options,
+    )
+
+
+def open_consolidated(store: Any = None, *, path: Any = None, mode: str = "r", **kwargs: Any) -> Group:
+    """Open a group on its consolidated metadata, which must exist (``use_consolidated=True``);
+    keywords are those of :func:`open_group`.
+
+    >>> import exzarr
+    >>> g = exzarr.create_group("memory://doc-oc", mode="w")
+    >>> _ = g.create_array("x", shape=(2,), chunks=(2,))
+    >>> _ = exzarr.consolidate_metadata("memory://doc-oc")
+    >>> exzarr.open_consolidated("memory://doc-oc").consolidated
+    True
+    """
+    if "use_consolidated" in kwargs and kwargs.pop("use_consolidated") is not True:
+        raise ValueError("open_consolidated() always uses consolidated metadata; use open_group(use_consolidated=...)")
+    return open_group(store, path=path, mode=mode, use_consolidated=True, **kwargs)
+
+
+def save_group(
+    store: Any,
+    *args: Any,
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    **arrays: Any,
+) -> Group:
+    """Save several NumPy arrays into a new group (replacing what is there): positional ones as
+    ``arr_0``, ``arr_1``..., keyword ones by name (as zarr-python's ``save_group``).
+
+    >>> import exzarr, numpy as np
+    >>> g = exzarr.save_group("memory://doc-sg", np.arange(3), labels=np.array([1, 0, 1]))
+    >>> sorted(g.keys()), exzarr.load("memory://doc-sg")["labels"].tolist()
+    (['arr_0', 'labels'], [1, 0, 1])
+    """
+    named = {f"arr_{i}": a for i, a in enumerate(args)}
+    clash = set(named) & set(arrays)
+    if clash:
+        raise ValueError(f"save_group(): {sorted(clash)} given both by position and by name")
+    named.update(arrays)
+    if not named:
+        raise ValueError("save_group() needs at least one array to save")
+    values = {k: np.asarray(v) for k, v in named.items()}
+    g = create_group(store, zarr_format=zarr_format or 3, path=path, mode="w", storage_options=storage_options)
+    for key, value in values.items():
+        g.create_array(key, data=value)
+    return g

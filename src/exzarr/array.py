@@ -173,7 +173,65 @@ class Array:
 
     @property
     def codecs(self) -> tuple[Any, ...]:
+        """The codec pipeline's codec objects (v2 arrays: their v3 equivalent chain)."""
         return self._meta.pipeline.codecs
+
+    def _codec_parts(self) -> tuple[tuple[Any, ...], Any, tuple[Any, ...]]:
+        meta = self._meta
+        if meta.zarr_format == 2:
+            return tuple(meta.filters or ()), None, (() if meta.compressor is None else (meta.compressor,))
+        codecs = list(meta.codecs)
+        if len(codecs) == 1 and codecs[0].name == "sharding_indexed":
+            codecs = list(codecs[0].codecs)  # a sharded array: the inner chunks' codecs, as zarr-python reports
+        serializer = next((c for c in codecs if c.kind == "array_bytes"), None)
+        return (
+            tuple(c for c in codecs if c.kind == "array_array"),
+            serializer,
+            tuple(c for c in codecs if c.kind == "bytes_bytes"),
+        )
+
+    @property
+    def filters(self) -> tuple[Any, ...]:
+        """v3: the array->array codecs before the serializer; v2: the numcodecs filters.
+
+        >>> import exzarr, numcodecs
+        >>> exzarr.create_array(shape=(4,), dtype="i4", filters=[numcodecs.Delta("i4")], zarr_format=2).filters
+        (Delta(dtype='<i4'),)
+        """
+        return self._codec_parts()[0]
+
+    @property
+    def serializer(self) -> Any:
+        """v3: the array->bytes codec (``bytes``, ``vlen-utf8``...); ``None`` for v2 arrays.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(4,), dtype="i4").serializer
+        BytesCodec({'endian': 'little'})
+        """
+        return self._codec_parts()[1]
+
+    @property
+    def compressors(self) -> tuple[Any, ...]:
+        """v3: the bytes->bytes codecs after the serializer; v2: the compressor, if any.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(4,), dtype="i4", compressors="gzip").compressors
+        (GzipCodec({'level': 1}),)
+        """
+        return self._codec_parts()[2]
+
+    @property
+    def compressor(self) -> Any:
+        """The one compressor of a v2 array (``None`` if it has none). v3 arrays: use
+        :attr:`compressors` (this raises ``TypeError`` there, as in zarr-python).
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(4,), dtype="i4", zarr_format=2).compressor
+        Zstd(level=0)
+        """
+        if self.zarr_format != 2:
+            raise TypeError(f"array {self.name!r} is v3: use .compressors (a v3 array can have several)")
+        return self._meta.compressor
 
     def cache_stats(self) -> CacheStats | None:
         """Hit/miss counters of the decoded-chunk cache (``None`` without ``cache_bytes=``)."""
@@ -709,6 +767,20 @@ class Array:
     def info_complete(self) -> ArrayInfo:
         """The same as :attr:`info` (zarr-python spells the complete report this way)."""
         return array_info(self)
+
+    def update_attributes(self, new_attributes: dict[str, Any]) -> Array:
+        """Merge ``new_attributes`` into the stored attributes (one write, under the metadata
+        lock, other fields untouched) and return the array, as zarr-python does.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(2,), dtype="i1", attributes={"a": 1})
+        >>> dict(a.update_attributes({"b": 2}).attrs)
+        {'a': 1, 'b': 2}
+        """
+        if not isinstance(new_attributes, dict):
+            raise TypeError(f"update_attributes() takes a dict, got {type(new_attributes).__name__}")
+        self.attrs.update(new_attributes)
+        return self
 
 
 class _Indexer:

@@ -11,6 +11,7 @@ from .array import Array
 from .attrs import Attributes
 from .cache import CachePool
 from .chunk_grid import normalize_shape
+from .creation import is_v3_style, spec_from_kwargs, write_data
 from .dtypes import as_data_type
 from .engine.locks import metadata_lock
 from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, NodeNotFoundError, PathError, ReadOnlyError
@@ -126,6 +127,20 @@ class Group:
     @property
     def attrs(self) -> Attributes:
         return Attributes(self._read_attributes, self._modify_attributes)
+
+    def update_attributes(self, new_attributes: dict[str, Any]) -> Group:
+        """Merge ``new_attributes`` into the stored attributes (one write, under the metadata
+        lock) and return the group, as zarr-python does.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group(attributes={"a": 1})
+        >>> dict(g.update_attributes({"b": 2}).attrs)
+        {'a': 1, 'b': 2}
+        """
+        if not isinstance(new_attributes, dict):
+            raise TypeError(f"update_attributes() takes a dict, got {type(new_attributes).__name__}")
+        self.attrs.update(new_attributes)
+        return self
 
     @property
     def info(self) -> GroupInfo:
@@ -319,13 +334,43 @@ class Group:
 
     def create_array(self, name: str, *, overwrite: bool = False, **kwargs: Any) -> Array:
         """Create a child array; keyword arguments are those of :func:`exzarr.create`
-        (``write_empty_chunks``, ``process_locks`` and ``cache_bytes`` included)."""
+        (``write_empty_chunks``, ``process_locks`` and ``cache_bytes`` included), or those of
+        zarr-python 3's ``create_array`` (:func:`exzarr.create_array`: ``data=``,
+        ``compressors=``, ``serializer=``, ``chunks="auto"``...), which also write ``data``.
+
+        >>> import exzarr, numpy as np
+        >>> g = exzarr.create_group("memory://doc-g-ca", mode="w")
+        >>> a = g.create_array("t/x", data=np.arange(4), compressors=None)
+        >>> a[...].tolist(), a.compressors, a.name
+        ([0, 1, 2, 3], (), '/t/x')
+        """
+        if is_v3_style(kwargs):
+            return self._create_array_v3_style(name, overwrite, kwargs)
         path, spec, opts = self._array_request(name, kwargs, "create_array")
         self._consolidated = None
         self._ensure_parents(name)
         meta, _ = resolve_array(self._store, path, "w" if overwrite else "w-", array=spec)
         cache = self._caches.for_path(path, opts.cache_bytes) if opts.cache_bytes else None
         return Array(self._store, path, meta, options=opts, cache=cache)
+
+    def _create_array_v3_style(self, name: str, overwrite: bool, kwargs: dict[str, Any]) -> Array:
+        self._check_writable()
+        _check_name(normalize_path(name))
+        given = {k: kwargs.pop(k) for k in OPTION_FIELDS if k in kwargs}
+        kwargs.setdefault("zarr_format", self.zarr_format)
+        if kwargs["zarr_format"] != self.zarr_format:
+            raise MetadataError(f"group {self.name!r} is v{self.zarr_format}; cannot hold a v{kwargs['zarr_format']} array")
+        spec, data = spec_from_kwargs(kwargs, "create_array")
+        opts = ArrayOptions(**{**vars(self._options), **given})
+        path = self._child(name)
+        self._consolidated = None
+        self._ensure_parents(name)
+        meta, _ = resolve_array(self._store, path, "w" if overwrite else "w-", array=spec)
+        cache = self._caches.for_path(path, opts.cache_bytes) if opts.cache_bytes else None
+        arr = Array(self._store, path, meta, options=opts, cache=cache)
+        if data is not None:
+            write_data(arr, data)
+        return arr
 
     def require_array(self, name: str, **kwargs: Any) -> Array:
         """The child array ``name``, created (with :func:`exzarr.create`'s keyword arguments) if

@@ -112,7 +112,7 @@ class ArrayInfo:
             rows.append(("Shard shape", str(self.shards)))
         rows += [
             ("Order", self.order),
-            ("Fill value", repr(self.fill_value)),
+            ("Fill value", repr(self.fill_value.item() if hasattr(self.fill_value, "item") else self.fill_value)),
         ]
         if self.dimension_names is not None:
             rows.append(("Dimension names", str(self.dimension_names)))

@@ -123,21 +123,27 @@ class BloscCodec(BytesBytesCodec):
         self,
         cname: str = "zstd",
         clevel: int = 5,
-        shuffle: str = "shuffle",
+        shuffle: str | None = "shuffle",
         typesize: int | None = None,
         blocksize: int = 0,
     ) -> None:
         if cname not in _BLOSC_CNAMES:
             raise MetadataError(f"codec 'blosc': unknown cname {cname!r} (expected one of {_BLOSC_CNAMES})")
-        if shuffle not in _BLOSC_SHUFFLE:
+        if shuffle is not None and shuffle not in _BLOSC_SHUFFLE:
             raise MetadataError(f"codec 'blosc': shuffle must be one of {list(_BLOSC_SHUFFLE)}, got {shuffle!r}")
         self.cname, self.shuffle, self.typesize = cname, shuffle, typesize
         self.clevel = _int({"clevel": clevel}, "clevel", "blosc", 0, 9)
         self.blocksize = _int({"blocksize": blocksize}, "blocksize", "blosc", 0, 2**31)
         if typesize is not None:
             _int({"typesize": typesize}, "typesize", "blosc", 1, 2**31)
+        # shuffle=None (left out of a configuration): chosen from the data type by evolve(), as
+        # zarr-python does: byte shuffle for multi-byte items, bit shuffle for single bytes
         self._impl = numcodecs.Blosc(
-            cname=cname, clevel=self.clevel, shuffle=_BLOSC_SHUFFLE[shuffle], blocksize=self.blocksize, typesize=typesize
+            cname=cname,
+            clevel=self.clevel,
+            shuffle=_BLOSC_SHUFFLE[shuffle or "shuffle"],
+            blocksize=self.blocksize,
+            typesize=typesize,
         )
 
     @classmethod
@@ -146,22 +152,25 @@ class BloscCodec(BytesBytesCodec):
         return cls(
             cfg.get("cname", "zstd"),
             cfg.get("clevel", 5),
-            cfg.get("shuffle", "noshuffle"),
+            cfg.get("shuffle"),
             cfg.get("typesize"),
             cfg.get("blocksize", 0),
         )
 
     def configuration(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"cname": self.cname, "clevel": self.clevel, "shuffle": self.shuffle}
+        cfg: dict[str, Any] = {"cname": self.cname, "clevel": self.clevel}
+        if self.shuffle is not None:
+            cfg["shuffle"] = self.shuffle
         if self.typesize is not None:
             cfg["typesize"] = self.typesize
         cfg["blocksize"] = self.blocksize
         return cfg
 
     def evolve(self, spec: ChunkSpec) -> BloscCodec:
-        if self.typesize is None:
+        if self.typesize is None or self.shuffle is None:
             item = spec.dtype.numpy.itemsize if spec.dtype.numpy.kind != "O" else 1
-            return BloscCodec(self.cname, self.clevel, self.shuffle, item, self.blocksize)
+            shuffle = self.shuffle or ("shuffle" if item > 1 else "bitshuffle")
+            return BloscCodec(self.cname, self.clevel, shuffle, self.typesize or item, self.blocksize)
         return self
 
     def encode(self, data: Buffer) -> Buffer:

@@ -212,7 +212,7 @@ def compressor_v2(spec: Any, *, what: str = "compressor") -> NCodec | None:
         name = js["name"].removeprefix(PREFIX)
         conf = dict(js.get("configuration") or {})
         if name == "blosc":
-            conf["shuffle"] = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[conf.get("shuffle", "noshuffle")]
+            conf["shuffle"] = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[conf.get("shuffle") or "shuffle"]
             conf.pop("typesize", None)
         return numcodec_from_config({"id": name, **conf}, field=what)
     if "name" in cfg and "id" not in cfg:  # a v3 JSON form: the numcodecs codec it stands for

@@ -1,0 +1,317 @@
+"""zarr-python 3's way of describing a new array, translated to exzarr's :class:`ArraySpec`.
+
+``exzarr.create_array``, ``zeros``/``ones``/``full``/``empty``/``array``/``from_array`` and
+``Group.create_array`` take ``filters=``/``serializer=``/``compressors=`` lists (names,
+numcodecs objects or JSON, v3 codec JSON, exzarr or zarr-python codec objects), ``chunks="auto"``,
+``shards=`` and ``data=``; this module turns them into the one creation record every entry point
+uses (so modes, validation and defaults stay in :mod:`exzarr.nodes`) and writes ``data`` in
+bounded steps. It knows nothing of :class:`~exzarr.Array` beyond its public attributes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .chunk_grid import normalize_chunks, normalize_shape
+from .codecs.base import Codec
+from .codecs.registry import codec_from_json, compressor_v2, compressor_v3, filter_v2
+from .dtypes import as_data_type, default_fill_value
+from .errors import MetadataError, UnknownCodecError
+from .nodes import ArraySpec, unexpected
+
+__all__ = [
+    "AUTO_CHUNK_BYTES",
+    "auto_chunks",
+    "build_spec",
+    "infer_data",
+    "is_v3_style",
+    "source_encoding",
+    "spec_from_kwargs",
+    "write_data",
+]
+
+#: ``chunks="auto"`` aims at chunks of about this many bytes (uncompressed).
+AUTO_CHUNK_BYTES = 1 << 20
+#: ``data=`` is written in steps holding at most about this many bytes.
+WRITE_STEP_BYTES = 256 << 20
+_VLEN_ITEMSIZE = 16  # what a variable-length item is assumed to take when sizing chunks
+
+
+def _is_auto(v: Any) -> bool:
+    return isinstance(v, str) and v == "auto"
+
+
+def auto_chunks(shape: tuple[int, ...], itemsize: int, *, within: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """A chunk shape of about :data:`AUTO_CHUNK_BYTES`: the largest dimension is halved until
+    the chunk fits. With ``within`` (a shard shape) the chunk divides it exactly.
+
+    >>> auto_chunks((1000, 1000), 8)
+    (250, 500)
+    >>> auto_chunks((4096, 4096), 8, within=(1024, 1024))
+    (256, 512)
+    >>> auto_chunks((10,), 8), auto_chunks((0, 5), 4), auto_chunks((), 8)
+    ((10,), (1, 5), ())
+    """
+    cur = [max(1, s) for s in (within or shape)]
+    while cur and math.prod(cur) * itemsize > AUTO_CHUNK_BYTES:
+        i = max(range(len(cur)), key=lambda d: cur[d])
+        if cur[i] == 1:
+            break
+        half = -(-cur[i] // 2)
+        if within is not None:  # the largest divisor of the shard's extent not above half
+            half = next(d for d in range(half, 0, -1) if within[i] % d == 0)
+        cur[i] = half
+    return tuple(cur)
+
+
+def _as_list(v: Any) -> list[Any]:
+    if v is None:
+        return []
+    if isinstance(v, str | dict | Codec) or not isinstance(v, Iterable):
+        return [v]
+    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], dict):
+        return [v]  # a ("zstd", {"level": 3}) pair
+    return list(v)
+
+
+def _v3_codec(spec: Any, what: str) -> Codec:
+    try:
+        codec = compressor_v3(spec, what=what) if not isinstance(spec, Codec) else spec
+    except UnknownCodecError:
+        if not isinstance(spec, str):
+            raise
+        codec = codec_from_json({"name": spec}, field=what)  # a v3 name with no numcodecs twin ("bytes", "crc32c")
+    if codec is None:
+        raise MetadataError(f"{what}: {spec!r} is not a codec exzarr can write")
+    return codec
+
+
+def build_spec(
+    *,
+    shape: Any,
+    dtype: Any,
+    chunks: Any = "auto",
+    shards: Any = None,
+    filters: Any = "auto",
+    compressors: Any = "auto",
+    serializer: Any = "auto",
+    fill_value: Any = None,
+    order: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    chunk_key_encoding: Any = None,
+    dimension_names: Any = None,
+    zarr_format: int = 3,
+) -> ArraySpec:
+    """The :class:`ArraySpec` for zarr-python 3 style arguments.
+
+    Defaults follow zarr-python 3: ``compressors="auto"`` is zstd at level 0 (no checksum),
+    ``filters="auto"`` none (a variable-length filter for v2 strings), ``serializer="auto"``
+    ``bytes`` (``vlen-utf8``/``vlen-bytes`` for variable-length types) and ``fill_value=None``
+    the data type's zero. v3 filters must act on arrays (``transpose``, ``delta``...), and v2
+    arrays take at most one compressor.
+
+    >>> s = build_spec(shape=(100,), dtype="int16", compressors=[{"name": "zstd", "configuration": {"level": 3}}])
+    >>> [c.name for c in s.build().codecs]
+    ['bytes', 'zstd']
+    """
+    if zarr_format not in (2, 3):
+        raise MetadataError(f"zarr_format: must be 2 or 3, got {zarr_format!r}")
+    shape_t = normalize_shape(shape)
+    dt = as_data_type(dtype)
+    order = order or "C"
+    if order not in ("C", "F"):
+        raise MetadataError(f"order: must be 'C' or 'F', got {order!r}")
+    if fill_value is None:  # unspecified: the type's zero, in v2 too (as zarr-python 3 writes it)
+        fill_value = default_fill_value(dt)
+    itemsize = _VLEN_ITEMSIZE if dt.is_object else max(1, dt.numpy.itemsize)
+    shards_t = None if shards is None else normalize_chunks(shards, shape_t, name="shards")
+    if _is_auto(chunks):
+        chunks_t = auto_chunks(shape_t, itemsize, within=shards_t)
+    else:
+        chunks_t = normalize_chunks(chunks, shape_t)
+    common: dict[str, Any] = {
+        "shape": shape_t,
+        "chunks": chunks_t,
+        "dtype": dtype,
+        "fill_value": fill_value,
+        "zarr_format": zarr_format,
+        "order": order,
+        "attributes": attributes,
+        "dimension_names": dimension_names,
+        "shards": shards_t,
+    }
+    filter_list = [] if _is_auto(filters) else _as_list(filters)
+    comp_list = (
+        [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}] if _is_auto(compressors) else _as_list(compressors)
+    )
+    if zarr_format == 2:
+        if not (_is_auto(serializer) or serializer is None):
+            raise MetadataError(f"serializer: v2 arrays have no serializer (got {serializer!r}); use filters= and compressors=")
+        if chunk_key_encoding is not None:
+            raise MetadataError("chunk_key_encoding: v2 arrays take dimension_separator '.' or '/', not a chunk key encoding")
+        if len(comp_list) > 1:
+            raise MetadataError(f"compressors: a v2 array takes at most one compressor, got {len(comp_list)}: {comp_list!r}")
+        comp = compressor_v2(comp_list[0], what="compressors") if comp_list else None
+        return ArraySpec(**common, compressor=comp, filters=[filter_v2(f) for f in filter_list] or None)
+    codecs: list[Codec] = []
+    if order == "F" and len(shape_t) > 1:
+        codecs.append(_v3_codec({"name": "transpose", "configuration": {"order": list(range(len(shape_t)))[::-1]}}, "order"))
+    for f in filter_list:
+        c = _v3_codec(f, "filters")
+        if c.kind != "array_array":
+            hint = " (give byte codecs such as compressors in compressors=)" if c.kind == "bytes_bytes" else ""
+            raise MetadataError(f"filters: a v3 filter must act on arrays, and {c.name!r} is {c.kind.replace('_', '->')}{hint}")
+        codecs.append(c)
+    if _is_auto(serializer) or serializer is None:
+        name = {"string": "vlen-utf8", "bytes": "vlen-bytes"}.get(dt.vlen or "", "bytes")
+        codecs.append(_v3_codec({"name": name}, "serializer"))
+    else:
+        c = codec_from_json(serializer, field="serializer")
+        if c is None or c.kind != "array_bytes":
+            kind = "unknown" if c is None else c.kind.replace("_", "->")
+            raise MetadataError(f"serializer: must be an array->bytes codec such as 'bytes', got {serializer!r} ({kind})")
+        codecs.append(c)
+    for spec in comp_list:
+        c = _v3_codec(spec, "compressors")
+        if c.kind != "bytes_bytes":
+            raise MetadataError(f"compressors: must be bytes->bytes codecs, and {c.name!r} is {c.kind.replace('_', '->')}")
+        codecs.append(c)
+    common["order"] = "C"  # the transpose codec above stands for order="F"
+    if isinstance(chunk_key_encoding, dict) and "configuration" not in chunk_key_encoding and len(chunk_key_encoding) > 1:
+        # zarr-python's flat spelling {"name": "v2", "separator": "."}
+        flat = dict(chunk_key_encoding)
+        chunk_key_encoding = {"name": flat.pop("name", None), "configuration": flat}
+    return ArraySpec(**common, compressor=None, codecs=codecs, chunk_key_encoding=chunk_key_encoding)
+
+
+#: what :func:`spec_from_kwargs` takes besides ``shape``/``dtype``
+SPEC_KEYWORDS = (
+    "chunks",
+    "shards",
+    "filters",
+    "compressors",
+    "compressor",
+    "serializer",
+    "fill_value",
+    "order",
+    "attributes",
+    "chunk_key_encoding",
+    "dimension_names",
+    "zarr_format",
+)
+#: keywords that only the zarr-python 3 style takes (``Group.create_array`` switches on them)
+V3_STYLE_KEYWORDS = ("compressors", "serializer", "data", "write_data")
+
+
+def is_v3_style(kwargs: dict[str, Any]) -> bool:
+    """Whether creation keywords are zarr-python 3's (``compressors=``, ``data=``, ``chunks="auto"``...)."""
+    return any(k in kwargs for k in V3_STYLE_KEYWORDS) or _is_auto(kwargs.get("chunks"))
+
+
+def spec_from_kwargs(kwargs: dict[str, Any], caller: str) -> tuple[ArraySpec, Any]:
+    """``(spec, data or None)`` from zarr-python 3 style keywords (``shape``/``dtype`` or ``data``
+    plus :data:`SPEC_KEYWORDS`); any other keyword is a ``TypeError`` naming it."""
+    kw = dict(kwargs)
+    data, write = kw.pop("data", None), kw.pop("write_data", True)
+    known = ("shape", "dtype", *SPEC_KEYWORDS)
+    for k in kw:
+        if k not in known:
+            raise unexpected(caller, k, [*known, "data", "write_data"])
+    if "compressor" in kw:
+        if "compressors" in kw:
+            raise TypeError(f"{caller}(): give compressors= (or the older compressor=), not both")
+        kw["compressors"] = kw.pop("compressor")
+    shape, dtype = kw.pop("shape", None), kw.pop("dtype", None)
+    if data is not None:
+        data, shape, dtype = infer_data(data, shape, dtype, caller)
+    if shape is None:
+        raise TypeError(f"{caller}() needs shape= (or data=)")
+    spec = build_spec(shape=shape, dtype="float64" if dtype is None else dtype, **kw)
+    return spec, data if write else None
+
+
+def source_encoding(src: Any) -> dict[str, Any]:
+    """What ``"keep"`` means in :func:`exzarr.from_array` for a source array: its chunks, shards,
+    filters, serializer, compressors, fill value, order, format, attributes and dimension names
+    (from an exzarr array's metadata or a zarr-python array's attributes); ``{}`` for other data."""
+    meta = getattr(src, "metadata", None)
+    if meta is not None and hasattr(meta, "pipeline") and hasattr(src, "shards"):  # an exzarr array
+        out: dict[str, Any] = {
+            "dtype": meta.dtype,  # exzarr's data type (variable-length strings stay strings)
+            "chunks": src.chunks,
+            "shards": src.shards,
+            "fill_value": src.fill_value,
+            "zarr_format": src.zarr_format,
+            "attributes": dict(src.attrs),
+            "dimension_names": src.dimension_names,
+            "order": "C",
+        }
+        if src.zarr_format == 2:
+            vlen = ("vlen-utf8", "vlen-bytes", "vlen-array")
+            out["filters"] = [f for f in meta.filters or () if f.codec_id not in vlen]
+            out["compressors"] = [] if meta.compressor is None else [meta.compressor]
+            out["serializer"] = "auto"
+            out["order"] = meta.order
+            out["attributes"].pop("_ARRAY_DIMENSIONS", None)
+            return out
+        codecs = list(meta.codecs)
+        if src.shards is not None and len(codecs) == 1 and codecs[0].name == "sharding_indexed":
+            codecs = list(codecs[0].codecs)
+        out["filters"] = [c for c in codecs if c.kind == "array_array"]
+        out["serializer"] = next((c for c in codecs if c.kind == "array_bytes"), "auto")
+        out["compressors"] = [c for c in codecs if c.kind == "bytes_bytes"]
+        return out
+    if hasattr(src, "compressors") and hasattr(src, "chunks") and hasattr(src, "metadata"):  # zarr-python
+        fmt = getattr(src.metadata, "zarr_format", 3)
+        out = {
+            "chunks": src.chunks,
+            "shards": getattr(src, "shards", None),
+            "fill_value": src.fill_value,
+            "zarr_format": fmt,
+            "attributes": dict(src.attrs),
+            "order": getattr(src, "order", "C"),
+            "filters": list(src.filters or ()),
+            "compressors": list(src.compressors or ()),
+            "serializer": getattr(src, "serializer", None) or "auto",
+        }
+        if fmt == 2:
+            out["filters"] = [f for f in out["filters"] if getattr(f, "codec_id", "") not in ("vlen-utf8", "vlen-bytes")]
+            out["attributes"].pop("_ARRAY_DIMENSIONS", None)
+        else:
+            out["dimension_names"] = getattr(src.metadata, "dimension_names", None)
+        return out
+    return {}
+
+
+def infer_data(data: Any, shape: Any, dtype: Any, caller: str) -> tuple[Any, tuple[int, ...], Any]:
+    """``(data, shape, dtype)`` for a ``data=`` argument: shape and dtype come from the data, and
+    giving them as well is an error (as in zarr-python). Plain sequences become NumPy arrays;
+    array objects (exzarr, zarr-python, dask) are kept and read in steps."""
+    if shape is not None:
+        raise ValueError(f"{caller}(): give data= or shape=, not both (the shape comes from the data)")
+    if not (hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "__getitem__")):
+        data = np.asarray(data)
+    if dtype is None:
+        dtype = data.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "OT":
+            dtype = str if dtype.kind == "T" else dtype
+    return data, tuple(int(s) for s in data.shape), dtype
+
+
+def write_data(target: Any, data: Any) -> None:
+    """Write ``data`` into the new array ``target``: NumPy data at once (the engine splits it
+    by chunk), array objects in steps of whole write units along the first axis, so a large
+    source is never held in memory at once."""
+    if isinstance(data, np.ndarray) or not target.shape or target.size == 0:
+        target[...] = np.asarray(data[...] if not isinstance(data, np.ndarray) else data)
+        return
+    unit = (target.shards or target.chunks)[0]
+    row_bytes = max(1, math.prod(target.shape[1:]) * max(1, target.dtype.itemsize))
+    step = max(unit, (WRITE_STEP_BYTES // row_bytes) // unit * unit)
+    for r0 in range(0, target.shape[0], step):
+        r1 = min(target.shape[0], r0 + step)
+        target[r0:r1] = np.asarray(data[r0:r1])
