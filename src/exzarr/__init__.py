@@ -35,6 +35,7 @@ from .convert import copy
 from .group import Group
 from .storage import LocalStore, MemoryStore, Store, ZipStore
 from .telemetry import stats
+from .verify import verify
 
 __version__ = "0.1.0"
 
@@ -70,4 +71,5 @@ __all__ = [
     "stats",
     "storage",
     "telemetry",
+    "verify",
 ]

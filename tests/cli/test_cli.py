@@ -1,0 +1,284 @@
+"""The ``exzarr`` command: most cases through click's CliRunner (in-process), a handful through the
+installed console script and ``python -m exzarr`` (real processes, real exit codes and streams)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from click.testing import CliRunner
+
+import exzarr
+from exzarr.cli import cli, parse_storage_options
+
+SCRIPT = Path(sys.executable).parent / "exzarr"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def script(*args: str) -> subprocess.CompletedProcess[str]:
+    assert SCRIPT.exists(), f"{SCRIPT} is missing: pip install -e . (the console script)"
+    return subprocess.run([str(SCRIPT), *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A v3 group with a plain array and a sharded one, and a v2 array beside it."""
+    root = tmp_path / "root.zarr"
+    g = exzarr.create_group(root, attributes={"title": "demo"})
+    t = g.create_array("climate/temperature", shape=(100, 100), chunks=(10, 10), dtype="f4", fill_value=-1.0)
+    t[:50] = np.arange(5000, dtype="f4").reshape(50, 100)
+    s = g.create_array("sharded", shape=(40, 40), chunks=(10, 10), shards=(20, 20), dtype="i2")
+    s[...] = np.arange(1600).reshape(40, 40)
+    v2 = exzarr.save(tmp_path / "v2.zarr", np.arange(1000.0).reshape(20, 50), chunks=(10, 10), zarr_format=2)
+    return root, tmp_path / "v2.zarr", t, s, v2
+
+
+# ----------------------------------------------------------------------------- info, tree, ls
+
+
+def test_info_text_on_v2_v3_sharded_and_group(tree):
+    root, v2, *_ = tree
+    r = invoke("info", v2)
+    assert r.exit_code == 0, r.output
+    assert "Zarr format        : 2" in r.stdout and "Shape              : (20, 50)" in r.stdout
+    assert "Chunks initialized : 10/10" in r.stdout and "Storage ratio" in r.stdout and "zstd(" in r.stdout
+    r = invoke("info", root / "climate" / "temperature")
+    assert r.exit_code == 0 and "Zarr format        : 3" in r.stdout and "Chunks initialized : 50/100" in r.stdout
+    assert any(line.startswith("Fill value") and "-1.0" in line for line in r.stdout.splitlines())
+    r = invoke("info", root / "sharded")
+    assert "Shard shape        : (20, 20)" in r.stdout and "sharding_indexed(chunk_shape=(10, 10)" in r.stdout
+    assert "Chunks initialized : 16/16" in r.stdout
+    r = invoke("info", root)
+    assert r.exit_code == 0 and "Type               : Group" in r.stdout and "No. arrays         : 1" in r.stdout
+
+
+def test_info_json_is_only_json(tree):
+    root, v2, *_ = tree
+    r = script("info", root / "sharded", "--json")  # the real console script: stdout is JSON and nothing else
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["type"] == "array" and doc["shards"] == [20, 20] and doc["chunks"] == [10, 10] and doc["dtype"] == "int16"
+    assert doc["chunks_initialized"] == 16 and doc["nbytes"] == 3200 and doc["nbytes_stored"] > 0
+    doc = json.loads(invoke("info", "--json", v2).stdout)
+    assert doc["zarr_format"] == 2 and doc["compressors"][0].startswith("zstd(") and doc["storage_ratio"] > 1
+    doc = json.loads(invoke("info", "--json", root).stdout)
+    assert doc["type"] == "group" and doc["arrays"] == ["sharded"] and doc["groups"] == ["climate"]
+
+
+def test_tree_and_depth(tree):
+    root, v2, *_ = tree
+    r = invoke("tree", root)
+    assert r.exit_code == 0
+    assert r.stdout.splitlines() == ["/", "├── climate", "│   └── temperature (100, 100) float32", "└── sharded (40, 40) int16"]
+    assert invoke("tree", root, "--depth", "1").stdout.splitlines() == ["/", "├── climate", "└── sharded (40, 40) int16"]
+    assert "(an array)" in invoke("tree", v2).stdout
+    assert invoke("tree", root, "--depth", "-1").exit_code == 2
+
+
+def test_ls_group_and_array(tree):
+    root, v2, *_ = tree
+    r = invoke("ls", root)
+    assert r.exit_code == 0
+    assert r.stdout.splitlines() == ["group  climate", "array  sharded  (40, 40) int16"]
+    assert invoke("ls", root / "climate").stdout.splitlines() == ["array  temperature  (100, 100) float32"]
+    assert invoke("ls", v2).stdout.strip() == "/ is an array: (20, 50) float64"
+
+
+# ----------------------------------------------------------------------------- copy, consolidate
+
+
+def test_copy_changes_format_chunks_shards_compressor(tree, tmp_path):
+    root, v2, _, _, src = tree
+    dst = tmp_path / "v3.zarr"
+    r = invoke("copy", v2, dst, "--zarr-format", "3", "--chunks", "5,25", "--shards", "10,50", "--compressor", "blosc")
+    assert r.exit_code == 0, r.output
+    assert "copied array" in r.stdout
+    b = exzarr.open_array(dst)
+    assert (b.zarr_format, b.chunks, b.shards) == (3, (5, 25), (10, 50))
+    assert "blosc" in b.info.serializer
+    np.testing.assert_array_equal(b[...], src[...])
+    # back to v2, unsharded, uncompressed, new chunks
+    r = invoke(
+        "copy", dst, tmp_path / "back.zarr", "--zarr-format", "2", "--shards", "none", "--compressor", "none", "--chunks", "7,7"
+    )
+    assert r.exit_code == 0, r.output
+    c = exzarr.open_array(tmp_path / "back.zarr")
+    assert (c.zarr_format, c.chunks, c.shards, c.metadata.compressor) == (2, (7, 7), None, None)
+    np.testing.assert_array_equal(c[...], src[...])
+    # a whole group tree, numcodecs JSON compressor
+    r = invoke("copy", root, tmp_path / "tree2.zarr", "--compressor", '{"id": "zlib", "level": 1}')
+    assert r.exit_code == 0, r.output
+    for name in ("climate/temperature", "sharded"):
+        np.testing.assert_array_equal(exzarr.open_array(tmp_path / "tree2.zarr" / name)[...], exzarr.open_array(root / name)[...])
+
+
+def test_copy_refuses_to_replace_without_overwrite(tree, tmp_path):
+    _, v2, _, _, src = tree
+    dst = tmp_path / "d.zarr"
+    exzarr.save(dst, np.ones(3))
+    r = invoke("copy", v2, dst)
+    assert r.exit_code == 1
+    assert r.stderr.startswith("exzarr: error: ") and "--overwrite" in r.stderr and "Traceback" not in r.output
+    np.testing.assert_array_equal(exzarr.load(dst), np.ones(3))  # untouched
+    assert invoke("copy", v2, dst, "--overwrite").exit_code == 0
+    np.testing.assert_array_equal(exzarr.load(dst), src[...])
+
+
+def test_consolidate_then_zarr_python_reads_it(tree):
+    root, *_ = tree
+    r = invoke("consolidate", root)
+    assert r.exit_code == 0, r.output
+    assert "consolidated" in r.stdout
+    zg = zarr.open_consolidated(str(root), mode="r")
+    assert zg.metadata.consolidated_metadata is not None
+    assert set(zg.metadata.consolidated_metadata.metadata) == {"climate", "sharded"}  # children nest inside "climate"
+    t = zg["climate/temperature"]
+    assert t.shape == (100, 100) and float(t[0, 1]) == 1.0 and float(t[99, 99]) == -1.0
+    np.testing.assert_array_equal(zg["sharded"][...], np.arange(1600).reshape(40, 40))
+    assert invoke("info", root).stdout.count("Consolidated       : True") == 1
+
+
+# ----------------------------------------------------------------------------- verify
+
+
+def test_verify_clean_tree(tree):
+    root, v2, *_ = tree
+    r = invoke("verify", root)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "OK: checked 2 arrays, 66 chunks, 4 shard indexes: no damage"
+    assert invoke("verify", v2).stdout.strip() == "OK: checked 1 array, 10 chunks: no damage"
+
+
+def test_verify_lists_every_damaged_key(tree):
+    root, *_ = tree
+    chunk = root / "climate" / "temperature" / "c" / "1" / "2"
+    raw = bytearray(chunk.read_bytes())
+    raw[8:40] = bytes(b ^ 0xFF for b in raw[8:40])  # flipped bytes inside the zstd frame
+    chunk.write_bytes(bytes(raw))
+    shard = root / "sharded" / "c" / "1" / "0"
+    shard.write_bytes(shard.read_bytes()[:-5])  # the index (at the end) cut short
+    inner = root / "sharded" / "c" / "0" / "1"
+    raw = bytearray(inner.read_bytes())
+    raw[4:30] = bytes(b ^ 0xFF for b in raw[4:30])  # the first inner chunk's bytes
+    inner.write_bytes(bytes(raw))
+    r = script("verify", root)  # the real console script
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("damaged: climate/temperature/c/1/2: ChunkDecodeError")
+    assert lines[1].startswith("damaged: sharded/c/0/1 (inner chunk (0, 0)): ChunkDecodeError")
+    assert lines[2].startswith("damaged: sharded/c/1/0: shard index: ") and "checksum" in lines[2]
+    assert lines[3] == "DAMAGED: 3 damaged objects; checked 2 arrays, 62 chunks, 4 shard indexes"
+    assert "Traceback" not in r.stderr
+    doc = json.loads(invoke("verify", root, "--json").stdout)
+    assert not doc["ok"]
+    assert [(d["key"], d["part"], d["inner"]) for d in doc["damaged"]] == [
+        ("climate/temperature/c/1/2", "chunk", None),
+        ("sharded/c/0/1", "inner", [0, 0]),
+        ("sharded/c/1/0", "index", None),
+    ]
+
+
+def test_verify_python_api_and_missing_chunks(tmp_path):
+    a = exzarr.create(tmp_path / "a.zarr", shape=(30,), chunks=(10,), dtype="i4", compressor=None)
+    a[:10] = 5  # chunks 1 and 2 are missing: fine
+    rep = exzarr.verify(a, max_concurrency=1)
+    assert rep.ok and rep.chunks == 1 and rep.arrays == 1
+    (tmp_path / "a.zarr" / "c" / "0").write_bytes(b"\x00" * 7)  # the wrong size for 10 int32
+    rep = exzarr.verify(exzarr.open(tmp_path / "a.zarr"), progress=lambda done, total: None)
+    assert not rep.ok and [d.key for d in rep.damaged] == ["c/0"] and "ChunkDecodeError" in rep.damaged[0].reason
+    with pytest.raises(TypeError, match="expected an exzarr Array or Group"):
+        exzarr.verify("a.zarr")  # type: ignore[arg-type]
+
+
+def test_verify_reports_a_child_with_broken_metadata(tree):
+    root, *_ = tree
+    (root / "climate" / "temperature" / "zarr.json").write_text("{not json")
+    r = invoke("verify", root)
+    assert r.exit_code == 1
+    assert "damaged: climate/temperature: metadata: " in r.stdout
+    assert "checked 1 array" in r.stdout  # the sharded array was still checked
+
+
+# ----------------------------------------------------------------------------- errors, options, misc
+
+
+def test_missing_path_is_one_line_and_exit_1(tmp_path):
+    r = script("info", tmp_path / "nope.zarr")
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr.startswith("exzarr: error: no array or group at") and r.stderr.count("\n") == 1
+    assert not (tmp_path / "nope.zarr").exists()  # nothing created
+
+
+def test_usage_errors_exit_2_without_traceback(tree, tmp_path):
+    root, v2, *_ = tree
+    cases = [
+        (("copy", v2, tmp_path / "x.zarr", "--compressor", "zstdx"), "unknown numcodecs codec 'zstdx'"),
+        (("copy", v2, tmp_path / "x.zarr", "--chunks", "10,x"), "is not comma-separated integers"),
+        (("copy", v2, tmp_path / "x.zarr", "--chunks", "0,10"), "positive integer"),
+        (("copy", v2, tmp_path / "x.zarr", "--zarr-format", "4"), "'4' is not one of '2', '3'"),
+        (("info", v2, "-o", "novalue"), "'novalue' is not key=value"),
+        (("info",), "Missing argument 'PATH'"),
+        (("frobnicate",), "No such command 'frobnicate'"),
+    ]
+    for args, message in cases:
+        r = invoke(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert message in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.output
+    assert not (tmp_path / "x.zarr").exists()  # a refused copy writes nothing
+    r = invoke("info", v2, "-o", "anon=true")  # a well-formed option the local store does not take
+    assert r.exit_code == 1 and r.stderr.startswith("exzarr: error: storage_options: 'anon' is not an option of LocalStore")
+
+
+def test_storage_option_values():
+    assert parse_storage_options(["anon=true", "n=3", "x=1.5", "name=abc", "url=http://h:9/p?a=b", "empty="]) == {
+        "anon": True,
+        "n": 3,
+        "x": 1.5,
+        "name": "abc",
+        "url": "http://h:9/p?a=b",
+        "empty": "",
+    }
+    assert parse_storage_options(['client_kwargs={"region_name": "eu"}']) == {"client_kwargs": {"region_name": "eu"}}
+
+
+def test_version_help_and_python_m(tree):
+    root, *_ = tree
+    assert invoke("--version").stdout.strip() == f"exzarr {exzarr.__version__}"
+    for cmd in ("info", "tree", "ls", "copy", "consolidate", "verify", "bench"):
+        r = invoke(cmd, "--help")
+        assert r.exit_code == 0 and "Examples:" in r.stdout and f"exzarr {cmd}" in r.stdout, cmd
+    r = subprocess.run([sys.executable, "-m", "exzarr", "ls", str(root)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["group  climate", "array  sharded  (40, 40) int16"]
+    r = script("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"exzarr {exzarr.__version__}"
+
+
+def test_bench_quick():
+    r = invoke("bench", "--quick", "--no-cloud")
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "| local store, 200x200 float64, 50x50 chunks, zstd | |" in out
+    assert "read [0:100, 0:100] (4 chunks), parallel" in out and "concurrency sweep: read all 16 chunks" in out
+    assert "I/O-bound: 16 chunks, 10 ms per request" in out
+    assert "cloud scenario was skipped: --no-cloud" in out
+    assert out.rstrip().endswith("demo OK: every read matched what was written")
+
+
+def test_demo_cloud_skip_reason():
+    from exzarr.demo import cloud_helpers
+
+    tests_dir, why = cloud_helpers("/nonexistent")
+    assert tests_dir is None and "tools/faultproxy.py" in why
+    tests_dir, why = cloud_helpers(Path(__file__).resolve().parents[2])  # this checkout has them
+    assert tests_dir is not None and tests_dir.name == "tests" and why == ""
