@@ -30,6 +30,7 @@ from .api import (
     zeros,
 )
 from .array import Array
+from .batches import Batches, batches
 from .config import config
 from .convert import copy
 from .group import Group
@@ -50,12 +51,14 @@ __all__ = [
     "create_array",
     "array",
     "Array",
+    "Batches",
     "Group",
     "LocalStore",
     "MemoryStore",
     "Store",
     "ZipStore",
     "__version__",
+    "batches",
     "config",
     "consolidate_metadata",
     "copy",
