@@ -67,6 +67,9 @@ class VerifyReport:
     shards: int = 0
     damaged: list[Damage] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: arrays whose chunks carry no checksum: bytes changed inside their compressed data can
+    #: decode without an error, so "no damage" means "nothing a decoder could detect"
+    unchecked: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -77,7 +80,14 @@ class VerifyReport:
         shards = f", {self.shards} shard indexes" if self.shards else ""
         what = f"{self.arrays} array{'s' if self.arrays != 1 else ''}, {self.chunks} chunks{shards}"
         if self.ok:
-            return f"OK: checked {what}: no damage"
+            line = f"OK: checked {what}: no damage"
+            if self.unchecked:
+                n = len(self.unchecked)
+                line += (
+                    f" detected ({n} array{'s' if n != 1 else ''} without a checksum codec, e.g. {self.unchecked[0]!r}:"
+                    " changed bytes inside compressed chunks can decode without error; add crc32c to catch them)"
+                )
+            return line
         return f"DAMAGED: {len(self.damaged)} damaged object{'s' if len(self.damaged) != 1 else ''}; checked {what}"
 
     def __str__(self) -> str:
@@ -91,7 +101,33 @@ class VerifyReport:
             "shards": self.shards,
             "damaged": [d.to_dict() for d in self.damaged],
             "warnings": list(self.warnings),
+            "unchecked": list(self.unchecked),
         }
+
+
+# codecs whose stored form carries a checksum of the data (a changed byte fails the decode)
+_CHECKSUMMED = ("crc32c", "crc32", "adler32", "fletcher32", "gzip", "zlib", "bz2", "lzma")
+
+
+def _has_checksum(a: Array) -> bool:
+    """Whether every stored chunk of ``a`` passes a checksum on decode (inner chunks for shards)."""
+    if a.zarr_format == 2:
+        codecs = [*(a.filters or ()), *(a.compressors or ())]
+        return any(getattr(c, "codec_id", "") in _CHECKSUMMED or getattr(c, "checksum", False) for c in codecs)
+    for c in a.codecs:
+        js = c.to_json()
+        name = js["name"].removeprefix("numcodecs.")
+        cfg = js.get("configuration") or {}
+        if name in _CHECKSUMMED or (name == "zstd" and cfg.get("checksum")):
+            return True
+        if name == "sharding_indexed":
+            inner = cfg.get("codecs") or []
+            return any(
+                i["name"].removeprefix("numcodecs.") in _CHECKSUMMED
+                or (i["name"] == "zstd" and (i.get("configuration") or {}).get("checksum"))
+                for i in inner
+            )
+    return False
 
 
 def verify(node: Array | Group, *, max_concurrency: int | None = None, progress: ProgressArg = False) -> VerifyReport:
@@ -127,6 +163,7 @@ def verify(node: Array | Group, *, max_concurrency: int | None = None, progress:
 
     arrays = list(_arrays(node, report, damaged))
     report.arrays = len(arrays)
+    report.unchecked = [a.name for a in arrays if not _has_checksum(a)]
     io_bound = any(a.store.io_bound for a in arrays)
     conc = resolve_concurrency(max_concurrency, io_bound=io_bound)
 
