@@ -33,6 +33,7 @@ from .array import Array
 from .batches import Batches, batches
 from .config import config
 from .convert import copy
+from .dask_io import from_dask
 from .group import Group
 from .storage import LocalStore, MemoryStore, Store, ZipStore
 from .telemetry import stats
@@ -65,6 +66,7 @@ __all__ = [
     "create",
     "create_group",
     "errors",
+    "from_dask",
     "load",
     "metadata",
     "open",

@@ -532,6 +532,7 @@ class Array:
         *,
         parallel: int | None = None,
         progress_callback: Any = None,
+        executor: Any = None,
     ) -> Iterator[Any]:
         """Iterate ``fn((chunk_index, ndarray))`` over the chunks, computed in parallel.
 
@@ -546,7 +547,27 @@ class Array:
         >>> a[...] = [1, 2, 3, 4, 5, 6]
         >>> list(a.parallel_chunk_map(lambda item: int(item[1].sum())))
         [3, 7, 11]
+
+        ``executor=`` (a ``concurrent.futures`` pool or a ``distributed.Client``) reads and maps each
+        chunk on its workers instead (``fn`` must then pickle, for processes and clusters);
+        ``max_concurrency`` then bounds the chunks in flight.
         """
+        if executor is not None:
+            from .dask import executor_chunk_map
+
+            return executor_chunk_map(
+                self,
+                fn,
+                executor,
+                max_concurrency=concurrency_arg(max_concurrency, parallel),
+                ordered=ordered,
+                timeout=timeout,
+                return_exceptions=return_exceptions,
+                filter=filter,
+                progress=progress,
+                progress_callback=progress_callback,
+                include_missing=include_missing,
+            )
         return streaming.parallel_chunk_map(
             self._engine,
             fn,
@@ -632,6 +653,40 @@ class Array:
             max_concurrency=concurrency_arg(max_concurrency, parallel),
             progress=progress_arg(progress, progress_callback),
         )
+
+    # ------------------------------------------------------------------ Dask
+    def to_dask(self, chunks: Any = None, *, name: str | None = None, inline_array: bool = False) -> Any:
+        """A ``dask.array.Array`` whose blocks are this array's shards (sharded arrays) or chunks,
+        read with exzarr's engine; ``chunks=`` asks for other blocks. Its name is stable: the
+        same array gives the same name in every call and process (see ``__dask_tokenize__``).
+
+        >>> import exzarr
+        >>> a = exzarr.create(shape=(6, 4), chunks=(4, 4), dtype="i4", fill_value=1)
+        >>> x = a.to_dask()
+        >>> x.chunks, int(x.sum().compute()), x.name == a.to_dask().name
+        (((4, 2), (4,)), 24, True)
+        """
+        from .dask import to_dask
+
+        return to_dask(self, chunks, name=name, inline_array=inline_array)
+
+    def store_dask(self, x: Any, *, scheduler: Any = None) -> Array:
+        """Write the Dask array ``x`` (same shape) into this array in parallel under the current
+        (or given) Dask scheduler, a ``distributed.Client`` included; blocks that do not line up
+        with the chunks (shards) are rechunked first so no two tasks write one object. Returns self.
+
+        >>> import exzarr, dask.array as da
+        >>> a = exzarr.create(shape=(20,), chunks=(10,), dtype="i8")
+        >>> int(a.store_dask(da.arange(20, chunks=7))[...].sum())
+        190
+        """
+        from .dask import store_dask
+
+        return store_dask(self, x, scheduler=scheduler)
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        """What identifies this array's data for Dask: store kind and location, path, metadata."""
+        return ("exzarr.Array", type(self._store).__name__, self._store.location(self._path), md.dumps(md.documents(self._meta)))
 
     # ------------------------------------------------------------------ async twins
     async def get_slice_async(self, start: Any = None, stop: Any = None, step: Any = None, **kw: Any) -> np.ndarray:

@@ -9,6 +9,7 @@ of workers. This replaces ExZarr's format converter and ``save`` to another back
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +59,7 @@ def copy(
     storage: str | None = None,
     storage_options: dict[str, Any] | None = None,
     parallel: int | None = None,
+    executor: Any = None,
 ) -> Array | Group:
     """Copy the array or group tree ``src`` to ``dst`` and return the copy.
 
@@ -66,6 +68,8 @@ def copy(
     Unchanged encodings copy the stored bytes as they are. ``progress=True`` draws a progress
     bar; a callable ``progress(done, total)`` (or ``progress_callback=``) is told of each stored
     object copied. ``mode`` is ``"w-"`` (refuse to replace anything at ``dst``) or ``"w"``.
+    ``executor=`` (a ``concurrent.futures`` pool or a ``distributed.Client``) runs the copy jobs on its
+    workers (the destination must then be reachable from them: not an in-process memory store).
 
     >>> import exzarr, numpy as np
     >>> a = exzarr.save("memory://doc-copy-src", np.arange(12).reshape(3, 4), zarr_format=2)
@@ -79,6 +83,10 @@ def copy(
         raise ValueError(f"copy: mode must be 'w-' or 'w', got {mode!r}")
     node = _open_src(src)
     store, path = make_store(dst, storage=storage, storage_options=storage_options, mode="a")
+    if executor is not None:
+        from .dask import check_destination
+
+        check_destination(executor, store)  # before anything is written
     if _overlaps(node.store.location(node.path), store.location(path)):
         raise ValueError(f"copy: the destination {'/' + path!r} overlaps the source {node.name!r} in {store!r}")
     if isinstance(dst, Store):
@@ -89,7 +97,7 @@ def copy(
         out = _plan_array(node, store, path, opts, jobs)
     else:
         out = _plan_group(node, store, path, opts, jobs)
-    _run_jobs(jobs, progress, progress_callback, max_concurrency, node)
+    _run_jobs(jobs, progress, progress_callback, max_concurrency, node, executor, store)
     return out
 
 
@@ -243,22 +251,23 @@ def _plan_array(src: Array, store: Store, path: str, opts: dict[str, Any], jobs:
 
 
 def _raw_job(src: ChunkEngine, dst: ChunkEngine, coords: tuple[int, ...]) -> Callable[[], None]:
-    def job() -> None:
-        data = src.store.get(src.object_key(coords))
-        if data is not None:
-            dst.store.set(dst.object_key(coords), data)
+    return functools.partial(_copy_raw, src, dst, coords)  # a partial pickles: jobs can run in other processes
 
-    return job
+
+def _copy_raw(src: ChunkEngine, dst: ChunkEngine, coords: tuple[int, ...]) -> None:
+    data = src.store.get(src.object_key(coords))
+    if data is not None:
+        dst.store.set(dst.object_key(coords), data)
 
 
 def _recode_job(src: Array, dst: Array, region: tuple[int, ...]) -> Callable[[], None]:
     grid = dst.metadata.chunks
     sel = tuple(slice(r * g, min((r + 1) * g, s)) for r, g, s in zip(region, grid, dst.shape, strict=True))
+    return functools.partial(_copy_region, src, dst, sel)
 
-    def job() -> None:
-        dst.set_basic_selection(sel, src.get_basic_selection(sel, max_concurrency=1), max_concurrency=1)
 
-    return job
+def _copy_region(src: Array, dst: Array, sel: tuple[slice, ...]) -> None:
+    dst.set_basic_selection(sel, src.get_basic_selection(sel, max_concurrency=1), max_concurrency=1)
 
 
 def _run_jobs(
@@ -267,6 +276,8 @@ def _run_jobs(
     progress_callback: Callable[[int, int], Any] | None,
     max_concurrency: int | None,
     node: Array | Group,
+    executor: Any = None,
+    store: Store | None = None,
 ) -> None:
     total = len(jobs)
     bar = make_progress(progress, progress_callback, total=total, desc=f"copy {node.name}", unit="obj")
@@ -277,6 +288,11 @@ def _run_jobs(
             bar.step(total)
 
     try:
+        if executor is not None:
+            from .dask import run_on_executor
+
+            run_on_executor(jobs, executor, max_concurrency=max_concurrency, progress=bar, destination=store)
+            return
         run_tasks(run, jobs, max_concurrency=resolve_concurrency(max_concurrency, io_bound=node.store.io_bound))
     finally:
         if bar is not None:

@@ -1,0 +1,48 @@
+""":func:`exzarr.from_dask`: create an array from a Dask array and write it in parallel.
+
+Kept apart from :mod:`exzarr.dask` because it creates arrays (it imports :mod:`exzarr.api`), while
+:mod:`exzarr.dask` is imported by ``array.py`` and so must not. Dask is imported only when called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import api
+from .array import Array
+from .dask import require_dask, store_dask
+from .errors import ShapeMismatchError
+
+__all__ = ["from_dask"]
+
+
+def from_dask(x: Any, path: Any = None, *, chunks: Any = None, scheduler: Any = None, **create_kwargs: Any) -> Array:
+    """Create an array at ``path`` with the shape and dtype of the Dask array ``x`` and write
+    ``x`` into it in parallel under the current (or the given) Dask scheduler, a
+    ``distributed.Client`` included. Returns the array.
+
+    ``chunks`` defaults to ``x.chunksize``; ``create_kwargs`` are those of :func:`exzarr.create`
+    (``mode``, ``zarr_format``, ``compressor``, ``shards``, ``storage_options``, ``dtype``...).
+    Blocks of ``x`` that do not line up with the chunks (shards when sharded) are rechunked to
+    multiples of them before writing, so no two tasks write one stored object.
+
+    >>> import exzarr, dask.array as da
+    >>> a = exzarr.from_dask(da.ones((30, 4), chunks=(7, 4)), "memory://doc-from-dask", chunks=(10, 4))
+    >>> a.chunks, float(a[...].sum())
+    ((10, 4), 120.0)
+    """
+    da = require_dask("from_dask")
+    if not isinstance(x, da.Array):
+        raise TypeError(f"from_dask needs a dask.array.Array, got {type(x).__name__}")
+    if "shape" in create_kwargs and tuple(create_kwargs["shape"]) != tuple(x.shape):
+        raise ShapeMismatchError(f"from_dask: shape={tuple(create_kwargs['shape'])} differs from the dask array's {x.shape}")
+    if any(c != c for c in x.shape):  # NaN: unknown chunk sizes
+        raise ShapeMismatchError(
+            f"from_dask: the dask array has unknown chunk sizes {x.shape}; call x.compute_chunk_sizes() first"
+        )
+    create_kwargs.pop("shape", None)
+    create_kwargs.setdefault("dtype", x.dtype)
+    if chunks is None:
+        chunks = tuple(max(1, int(c)) for c in x.chunksize)
+    a = api.create(path, shape=x.shape, chunks=chunks, **create_kwargs)
+    return store_dask(a, x, scheduler=scheduler)
