@@ -48,6 +48,8 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/compare.py --out bench/RESULTS.md
 	$(BIN)/python bench/cloud.py --out bench/CLOUD.md
+	$(BIN)/python bench/dask_bench.py --out bench/DASK.md
+	$(BIN)/python bench/batches_bench.py --out bench/BATCHES.md
 
 # The fuzz suite and the crash harness with large budgets (`make test` runs both with small defaults).
 # FUZZ_SEED=random draws a new seed each run (printed in the summary); set an integer to replay one.

@@ -41,3 +41,15 @@ def test_sharding_copy_cache_block_runs(tmp_path, monkeypatch):
             ns["exzarr"].telemetry.detach(h)
     assert ns["s"].chunks == (64, 64) and ns["s"].shards == (1024, 1024) and ns["part"].shape == (64, 64)
     assert ns["tree"].consolidated and ns["v2"].zarr_format == 2 and ns["c"].cache_stats().hits > 0
+
+
+def test_zarr_python_3_block_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    block = next(b for b in blocks() if "exzarr.create_array(" in b and "BloscCodec" in b)
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)
+    a, c = ns["a"], ns["c"]
+    assert a.name == "/t/x" and a.shards == (2000, 2000) and a.chunks == (500, 500)
+    assert c.zarr_format == 2 and c.chunks == (500, 500) and c.shards is None
+    assert ns["b"][...].tolist() == list(range(10)) and ns["g"].attrs["title"] == "demo"
+    assert "Shard shape        : (2000, 2000)" in capsys.readouterr().out
