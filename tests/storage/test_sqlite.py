@@ -649,3 +649,14 @@ def test_fork_child_opens_its_own_connections(tmp_path):
     assert s.get("from_child") == b"child"
     s.set("k", b"again")
     assert s.get("k") == b"again" and integrity(tmp_path / "a.db") == "ok"
+
+
+def test_four_slash_url_reopens_read_only(tmp_path):
+    """``sqlite:////abs/path.db`` (an absolute path after ``sqlite:///``-style URLs with one more
+    slash) used to create the file and then fail to reopen it read-only ("invalid uri authority")."""
+    url = "sqlite:///" + str(tmp_path / "four.db")  # str(tmp_path) starts with "/": four slashes
+    assert url.startswith("sqlite:////")
+    a = exzarr.create(url, shape=(3,), chunks=(3,), dtype="i4")
+    a[...] = [1, 2, 3]
+    assert exzarr.open_array(url, mode="r")[...].tolist() == [1, 2, 3]
+    assert exzarr.open_array(url, mode="r").store.path == tmp_path / "four.db"

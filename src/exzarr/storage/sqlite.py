@@ -146,6 +146,8 @@ class SQLiteStore(Store):
             raise StoreError(f"SQLiteStore: {spath!r} is not a file path (for data in memory use MemoryStore)")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             raise ValueError(f"SQLiteStore: timeout must be a number of seconds >= 0, got {timeout!r}")
+        if spath.startswith("//"):  # sqlite:////abs/path.db gives "//abs/path.db": one root, not a network host
+            spath = "/" + spath.lstrip("/")
         self.path = Path(spath).expanduser().absolute()
         self.timeout = float(timeout)
         self._real = os.path.realpath(self.path)
