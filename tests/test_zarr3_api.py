@@ -322,4 +322,10 @@ def test_info_tables(tmp_path):
     grp.create_array("a", data=np.arange(3))
     grp.create_group("sub")
     g = exzarr.open_group(str(tmp_path / "grp"), mode="r")
-    assert g.info.arrays == ("a",) and g.info.groups == ("sub",) and g.info.read_only and g.info.to_dict()["type"] == "group" and "No. members        : 2" in str(g.info)
+    assert (
+        g.info.arrays == ("a",)
+        and g.info.groups == ("sub",)
+        and g.info.read_only
+        and g.info.to_dict()["type"] == "group"
+        and "No. members        : 2" in str(g.info)
+    )

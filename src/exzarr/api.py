@@ -255,7 +255,14 @@ def open_array(
     cache_bytes: int | None = None,
     **create_kwargs: Any,
 ) -> Array:
-    """Like :func:`open`, but the node must be an array."""
+    """Like :func:`open`, but the node must be an array.
+
+    >>> import exzarr
+    >>> a = exzarr.open_array("memory://doc-open-array", mode="w", shape=(3,), dtype="i4")
+    >>> a[:] = 5
+    >>> exzarr.open_array("memory://doc-open-array", mode="r")[...]
+    array([5, 5, 5], dtype=int32)
+    """
     mode = check_mode(mode)
     path, node = _location(store, path, node, "open_array")
     spec = _creation_spec(create_kwargs, mode, zarr_format, "open_array")
@@ -282,7 +289,15 @@ def open_group(
     cache_bytes: int | None = None,
 ) -> Group:
     """Open a group (created when missing unless ``mode`` is ``"r"``/``"r+"``); see :func:`open`
-    for ``use_consolidated`` and the array options, which apply to the arrays the group opens."""
+    for ``use_consolidated`` and the array options, which apply to the arrays the group opens.
+
+    >>> import exzarr
+    >>> g = exzarr.open_group("memory://doc-open-group", mode="w")
+    >>> _ = g.create_group("sub")
+    >>> again = exzarr.open_group("memory://doc-open-group", mode="r")
+    >>> again.group_keys(), again.read_only
+    (['sub'], True)
+    """
     mode = check_mode(mode)
     path, node = _location(store, path, node, "open_group")
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
@@ -370,7 +385,17 @@ def save(path: Any, data: Any, *, chunks: Any = None, mode: str = "w", **create_
 
 
 def load(path: Any, *, storage: str | None = None, storage_options: dict[str, Any] | None = None) -> Any:
-    """Read a whole array into NumPy (or, for a group, a dict of its arrays by path)."""
+    """Read a whole array into NumPy (or, for a group, a dict of its arrays by path).
+
+    >>> import exzarr, numpy as np
+    >>> _ = exzarr.save("memory://doc-load", np.arange(3))
+    >>> exzarr.load("memory://doc-load")
+    array([0, 1, 2])
+    >>> g = exzarr.open_group("memory://doc-load-group", mode="w")
+    >>> _ = g.create_array("x", data=np.arange(2))
+    >>> exzarr.load("memory://doc-load-group")
+    {'x': array([0, 1])}
+    """
     node = open(path, mode="r", storage=storage, storage_options=storage_options)
     if isinstance(node, Array):
         return node[...]

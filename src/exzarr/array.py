@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Iterator
-from typing import Any
+from types import EllipsisType
+from typing import Any, Literal, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import metadata as md
 from .attrs import Attributes
@@ -85,95 +87,221 @@ class Array:
     # ------------------------------------------------------------------ properties
     @property
     def store(self) -> Store:
+        """The store holding the array.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(2,), dtype="u1").store
+        MemoryStore(<1 keys>)
+        """
         return self._store
 
     @property
     def path(self) -> str:
-        """Path of the array inside its store (``""`` for the root)."""
+        """Path of the array inside its store (``""`` for the root).
+
+        >>> import exzarr
+        >>> exzarr.create_group().create_array("a/x", shape=(2,)).path
+        'a/x'
+        """
         return self._path
 
     @property
     def name(self) -> str:
+        """The array's absolute name in its hierarchy: ``"/"`` plus its path.
+
+        >>> import exzarr
+        >>> exzarr.create_group().create_array("a/x", shape=(2,)).name
+        '/a/x'
+        """
         return "/" + self._path
 
     @property
     def metadata(self) -> ArrayMetadata:
+        """The array's metadata as read (or written) by this handle.
+
+        >>> import exzarr
+        >>> m = exzarr.create_array(shape=(4,), chunks=(2,), dtype="i2").metadata
+        >>> m.shape, m.chunks, m.zarr_format
+        ((4,), (2,), 3)
+        """
         return self._meta
 
     @property
     def zarr_format(self) -> int:
+        """2 or 3.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(2,), dtype="u1", zarr_format=2).zarr_format
+        2
+        """
         return self._meta.zarr_format
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The array's extent along each dimension (``()`` for a 0-d array).
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(3, 4), dtype="u1").shape
+        (3, 4)
+        """
         return self._meta.shape
 
     @property
     def chunks(self) -> tuple[int, ...]:
         """The chunk shape: what one read decodes. For sharded arrays (codecs exactly
-        ``[sharding_indexed]``) the *inner* chunk shape, as zarr-python reports it."""
+        ``[sharding_indexed]``) the *inner* chunk shape, as zarr-python reports it.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(8,), chunks=(2,), shards=(4,), dtype="u1").chunks
+        (2,)
+        """
         return self._engine.layout.chunk_shape
 
     @property
     def shards(self) -> tuple[int, ...] | None:
-        """The shard shape of a sharded array (what each stored object holds), else ``None``."""
+        """The shard shape of a sharded array (what each stored object holds), else ``None``.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(8,), chunks=(2,), shards=(4,), dtype="u1").shards
+        (4,)
+        >>> exzarr.create_array(shape=(8,), chunks=(2,), dtype="u1").shards is None
+        True
+        """
         layout = self._engine.layout
         return layout.object_shape if layout.sharded else None
 
     @property
     def options(self) -> ArrayOptions:
-        """How this array was opened: ``write_empty_chunks``, ``process_locks``, ``cache_bytes``."""
+        """How this array was opened: ``write_empty_chunks``, ``process_locks``, ``cache_bytes``.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(2,), dtype="u1", cache_bytes=1024).options.cache_bytes
+        1024
+        """
         return self._options
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy data type of the elements.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(2,), dtype="<u2").dtype
+        dtype('uint16')
+        """
         return self._meta.dtype.numpy
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(3, 4), dtype="u1").ndim
+        2
+        """
         return len(self._meta.shape)
 
     @property
     def size(self) -> int:
+        """Number of elements (the product of the shape).
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(3, 4), dtype="u1").size
+        12
+        """
         return math.prod(self._meta.shape)
 
     @property
     def nbytes(self) -> int:
-        """Bytes the whole array occupies uncompressed in memory."""
+        """Bytes the whole array occupies uncompressed in memory.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(3, 4), dtype="f8").nbytes
+        96
+        """
         return self.size * self.dtype.itemsize
 
     @property
     def fill_value(self) -> Any:
+        """The value unwritten elements read as.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(2,), dtype="i4", fill_value=7)
+        >>> int(a.fill_value), a[...].tolist()
+        (7, [7, 7])
+        """
         return self._meta.fill_value
 
     @property
     def order(self) -> str:
+        """Memory layout of the chunks: ``"C"`` (row-major) or ``"F"``.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(2,), dtype="u1").order
+        'C'
+        """
         return self._meta.order
 
     @property
     def attrs(self) -> Attributes:
+        """The user attributes, a mutable mapping written through to the store.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(2,), dtype="u1")
+        >>> a.attrs["units"] = "m"
+        >>> dict(a.attrs)
+        {'units': 'm'}
+        """
         return Attributes(self._read_attributes, self._modify_attributes)
 
     @property
     def read_only(self) -> bool:
+        """Whether writes are refused.
+
+        >>> import exzarr
+        >>> _ = exzarr.create_array("memory://doc-a-ro", shape=(2,), dtype="u1")
+        >>> exzarr.open_array("memory://doc-a-ro", mode="r").read_only
+        True
+        """
         return self._read_only
 
     @property
     def nchunks(self) -> int:
+        """Number of chunks in the grid (stored or not; inner chunks for sharded arrays).
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(5, 4), chunks=(2, 2), dtype="u1").nchunks
+        6
+        """
         return math.prod(self.nchunks_per_dim)
 
     @property
     def nchunks_per_dim(self) -> tuple[int, ...]:
-        """Chunks along each dimension (inner chunks for sharded arrays)."""
+        """Chunks along each dimension (inner chunks for sharded arrays).
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(5, 4), chunks=(2, 2), dtype="u1").nchunks_per_dim
+        (3, 2)
+        """
         return self._engine.layout.grid
 
     @property
     def dimension_names(self) -> tuple[str | None, ...] | None:
+        """The names of the dimensions (v3), or ``None``.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(2, 3), dtype="u1", dimension_names=("t", "x")).dimension_names
+        ('t', 'x')
+        """
         return self._meta.dimension_names
 
     @property
     def codecs(self) -> tuple[Any, ...]:
-        """The codec pipeline's codec objects (v2 arrays: their v3 equivalent chain)."""
+        """The codec pipeline's codec objects (v2 arrays: their v3 equivalent chain).
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(2,), dtype="i4", compressors=None).codecs
+        (BytesCodec({'endian': 'little'}),)
+        """
         return self._meta.pipeline.codecs
 
     def _codec_parts(self) -> tuple[tuple[Any, ...], Any, tuple[Any, ...]]:
@@ -182,7 +310,7 @@ class Array:
             return tuple(meta.filters or ()), None, (() if meta.compressor is None else (meta.compressor,))
         codecs = list(meta.codecs)
         if len(codecs) == 1 and codecs[0].name == "sharding_indexed":
-            codecs = list(codecs[0].codecs)  # a sharded array: the inner chunks' codecs, as zarr-python reports
+            codecs = list(getattr(codecs[0], "codecs", ()))  # a sharded array: its inner chunks' codecs, as zarr-python reports
         serializer = next((c for c in codecs if c.kind == "array_bytes"), None)
         return (
             tuple(c for c in codecs if c.kind == "array_array"),
@@ -234,12 +362,27 @@ class Array:
         return self._meta.compressor
 
     def cache_stats(self) -> CacheStats | None:
-        """Hit/miss counters of the decoded-chunk cache (``None`` without ``cache_bytes=``)."""
+        """Hit/miss counters of the decoded-chunk cache (``None`` without ``cache_bytes=``).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="i4", cache_bytes=1 << 20)
+        >>> a[:] = 1
+        >>> _, _ = a[0], a[1]  # one chunk decoded once, then served from the cache
+        >>> s = a.cache_stats()
+        >>> s.misses, s.hits
+        (1, 1)
+        """
         cache = self._engine.spec.cache
         return cache.stats() if cache is not None else None
 
     @property
     def write_empty_chunks(self) -> bool:
+        """Whether chunks equal to the fill value everywhere are stored (else deleted/skipped).
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(2,), dtype="u1", write_empty_chunks=True).write_empty_chunks
+        True
+        """
         return self._engine.write_empty
 
     def __len__(self) -> int:
@@ -276,40 +419,74 @@ class Array:
     def __exit__(self, *exc: object) -> None:
         self._store.close()
 
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> NDArray[Any]:
         out = np.asarray(self[...])
         return out.astype(dtype) if dtype is not None else out
 
     # ------------------------------------------------------------------ chunk primitives
     def chunk_key(self, chunk_index: tuple[int, ...]) -> str:
-        """The store key of the object holding chunk ``chunk_index`` (its shard when sharded)."""
+        """The store key of the object holding chunk ``chunk_index`` (its shard when sharded).
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(4, 4), chunks=(2, 2), dtype="u1").chunk_key((1, 0))
+        'c/1/0'
+        """
         return self._engine.chunk_key(tuple(chunk_index))
 
     def _check_writable(self) -> None:
         self._engine.check_writable()
 
-    def read_chunk(self, chunk_index: tuple[int, ...]) -> np.ndarray:
+    def read_chunk(self, chunk_index: tuple[int, ...]) -> NDArray[Any]:
         """Decode one whole chunk (full chunk shape, edge overhang included; for sharded
-        arrays one inner chunk, fetched with byte-range requests)."""
+        arrays one inner chunk, fetched with byte-range requests).
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(5,), chunks=(2,), dtype="i4")
+        >>> a[:] = np.arange(5)
+        >>> a.read_chunk((1,)), a.read_chunk((2,))  # the edge chunk has the full chunk shape
+        (array([2, 3], dtype=int32), array([4, 0], dtype=int32))
+        """
         return self._engine.read_chunk(chunk_index)
 
     def write_chunk(self, chunk_index: tuple[int, ...], data: Any) -> None:
         """Encode and store one whole chunk; ``data`` must have the chunk shape
-        (or, for edge chunks, the in-bounds part of it)."""
+        (or, for edge chunks, the in-bounds part of it).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(5,), chunks=(2,), dtype="i4")
+        >>> a.write_chunk((0,), [1, 2])
+        >>> a.write_chunk((2,), [5])  # the edge chunk: its in-bounds part
+        >>> a[...].tolist()
+        [1, 2, 0, 0, 5]
+        """
         self._check_writable()
         streaming.write_chunks(self._engine, [(chunk_index, data)], max_concurrency=1)
 
     def stored_chunks(self) -> Iterator[tuple[int, ...]]:
         """Grid indices of the chunks present in the store (inner chunks for sharded arrays,
-        found by reading each stored shard's index)."""
+        found by reading each stored shard's index).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(6,), chunks=(2,), dtype="i4")
+        >>> a[4:] = 1
+        >>> sorted(a.stored_chunks())
+        [(2,)]
+        """
         return self._engine.stored_chunks()
 
     @property
     def nchunks_initialized(self) -> int:
-        """How many chunks are stored."""
+        """How many chunks are stored.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(6,), chunks=(2,), dtype="i4")
+        >>> a[:3] = 1
+        >>> a.nchunks_initialized, a.nchunks
+        (2, 3)
+        """
         return sum(1 for _ in self.stored_chunks())
 
-    def _read(self, sel: OrthogonalSelection | CoordinateSelection, max_concurrency: int | None = None) -> np.ndarray:
+    def _read(self, sel: OrthogonalSelection | CoordinateSelection, max_concurrency: int | None = None) -> NDArray[Any]:
         return self._engine.read(sel, max_concurrency)
 
     def _write(self, sel: OrthogonalSelection | CoordinateSelection, value: Any, max_concurrency: int | None = None) -> None:
@@ -343,7 +520,25 @@ class Array:
                 raise
             raise type(exc)(f"array {self.name!r}: {exc}") from None
 
-    def __getitem__(self, selection: Any) -> Any:
+    @overload
+    def __getitem__(self, selection: slice | EllipsisType | list[Any]) -> NDArray[Any]: ...
+    @overload
+    def __getitem__(self, selection: Any) -> NDArray[Any] | Any: ...
+    def __getitem__(self, selection: Any) -> NDArray[Any] | Any:
+        """Read a selection as NumPy does: an array, or a scalar when every dimension is indexed
+        by an integer (``a[1, 2]``; ``a[()]`` on a 0-d array). Scalars are NumPy scalars, or the
+        Python objects of an object array (strings). A slice, ``...`` or a list always gives an
+        array; ``a[...]`` on a 0-d array gives a 0-d array.
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(2, 3), dtype="i4")
+        >>> a[...] = np.arange(6).reshape(2, 3)
+        >>> a[1], a[1, ::2], a[1, 2]
+        (array([3, 4, 5], dtype=int32), array([3, 5], dtype=int32), np.int32(5))
+        >>> z = exzarr.create_array(shape=(), dtype="f8", fill_value=1.5)
+        >>> z[()], z[...]
+        (np.float64(1.5), array(1.5))
+        """
         sel = self._named_errors(self._dispatch, selection)
         out = self._read(sel)
         if isinstance(sel, OrthogonalSelection) and all(isinstance(d, IntDim) for d in sel.dims):
@@ -352,55 +547,148 @@ class Array:
         return out
 
     def __setitem__(self, selection: Any, value: Any) -> None:
+        """Write ``value`` (broadcast like NumPy) at a selection (the forms ``a[...]`` reads).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(2, 3), dtype="i4")
+        >>> a[0] = [1, 2, 3]
+        >>> a[1, 1:] = 9
+        >>> a[...].tolist()
+        [[1, 2, 3], [0, 9, 9]]
+        """
         self._write(self._named_errors(self._dispatch, selection), value)
 
-    def get_basic_selection(self, selection: Any = Ellipsis, *, max_concurrency: int | None = None) -> np.ndarray:
-        """Read ints/slices/``...`` (NumPy basic indexing)."""
+    def get_basic_selection(self, selection: Any = Ellipsis, *, max_concurrency: int | None = None) -> NDArray[Any]:
+        """Read ints/slices/``...`` (NumPy basic indexing); always an array (0-d for all-int).
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(2, 3), dtype="i4")
+        >>> a[...] = np.arange(6).reshape(2, 3)
+        >>> a.get_basic_selection((1, slice(0, 2))), a.get_basic_selection((0, 0))
+        (array([3, 4], dtype=int32), array(0, dtype=int32))
+        """
         return self._read(self._named_errors(basic_selection, selection, self.shape, self._meta.chunks), max_concurrency)
 
     def set_basic_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
+        """Write ``value`` (broadcast like NumPy) at ints/slices/``...``.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(4,), dtype="i4")
+        >>> a.set_basic_selection(slice(1, 3), 9)
+        >>> a[...].tolist()
+        [0, 9, 9, 0]
+        """
         self._write(self._named_errors(basic_selection, selection, self.shape, self._meta.chunks), value, max_concurrency)
 
-    def get_orthogonal_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
-        """Outer-product selection: each axis indexed independently (ints, slices, int/bool arrays)."""
+    def get_orthogonal_selection(self, selection: Any, *, max_concurrency: int | None = None) -> NDArray[Any]:
+        """Outer-product selection: each axis indexed independently (ints, slices, int/bool arrays).
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(3, 3), dtype="i4")
+        >>> a[...] = np.arange(9).reshape(3, 3)
+        >>> a.get_orthogonal_selection(([0, 2], [0, 2]))
+        array([[0, 2],
+               [6, 8]], dtype=int32)
+        """
         sel = self._named_errors(lambda s: basic_selection(s, self.shape, self._meta.chunks, allow_arrays=True), selection)
         return self._read(sel, max_concurrency)
 
     def set_orthogonal_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
+        """Write ``value`` at an outer-product selection (see :meth:`get_orthogonal_selection`).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(3, 3), dtype="i4")
+        >>> a.set_orthogonal_selection(([0, 2], [0, 2]), 1)
+        >>> int(a[...].sum()), int(a[1, 1])
+        (4, 0)
+        """
         sel = self._named_errors(lambda s: basic_selection(s, self.shape, self._meta.chunks, allow_arrays=True), selection)
         self._write(sel, value, max_concurrency)
 
-    def get_coordinate_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
-        """Point-wise selection: index arrays broadcast together, or one full-shape boolean mask."""
+    def get_coordinate_selection(self, selection: Any, *, max_concurrency: int | None = None) -> NDArray[Any]:
+        """Point-wise selection: index arrays broadcast together, or one full-shape boolean mask.
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(3, 3), dtype="i4")
+        >>> a[...] = np.arange(9).reshape(3, 3)
+        >>> a.get_coordinate_selection(([0, 2], [1, 2]))
+        array([1, 8], dtype=int32)
+        """
         if not self.ndim:  # a 0-d array has no points to broadcast: as in NumPy, this is basic indexing
             return self.get_basic_selection(selection, max_concurrency=max_concurrency)
         return self._read(self._named_errors(coordinate_selection, selection, self.shape, self._meta.chunks), max_concurrency)
 
     def set_coordinate_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
+        """Write ``value`` at points (see :meth:`get_coordinate_selection`).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(2, 2), dtype="i4")
+        >>> a.set_coordinate_selection(([0, 1], [0, 1]), [5, 6])
+        >>> a[...].tolist()
+        [[5, 0], [0, 6]]
+        """
         if not self.ndim:
             return self.set_basic_selection(selection, value, max_concurrency=max_concurrency)
         self._write(self._named_errors(coordinate_selection, selection, self.shape, self._meta.chunks), value, max_concurrency)
 
-    def get_block_selection(self, selection: Any, *, max_concurrency: int | None = None) -> np.ndarray:
-        """Whole chunks by grid index: ``a.blocks[1, 2]`` is chunk (1, 2) trimmed to the bounds."""
+    def get_block_selection(self, selection: Any, *, max_concurrency: int | None = None) -> NDArray[Any]:
+        """Whole chunks by grid index: ``a.blocks[1, 2]`` is chunk (1, 2) trimmed to the bounds.
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(5,), chunks=(2,), dtype="i4")
+        >>> a[...] = np.arange(5)
+        >>> a.get_block_selection(2), a.get_block_selection(slice(0, 2))
+        (array([4], dtype=int32), array([0, 1, 2, 3], dtype=int32))
+        """
         return self._read(self._named_errors(block_selection, selection, self.shape, self.chunks), max_concurrency)
 
     def set_block_selection(self, selection: Any, value: Any, *, max_concurrency: int | None = None) -> None:
+        """Write ``value`` over whole chunks by grid index (see :meth:`get_block_selection`).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(5,), chunks=(2,), dtype="i4")
+        >>> a.set_block_selection(1, 7)
+        >>> a[...].tolist()
+        [0, 0, 7, 7, 0]
+        """
         self._write(self._named_errors(block_selection, selection, self.shape, self.chunks), value, max_concurrency)
 
     @property
     def oindex(self) -> _Indexer:
-        """Orthogonal (outer) indexing: ``a.oindex[[0, 2], 1:3]``."""
+        """Orthogonal (outer) indexing: ``a.oindex[[0, 2], 1:3]``.
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(3, 3), dtype="i4")
+        >>> a[...] = np.arange(9).reshape(3, 3)
+        >>> a.oindex[[0, 2], 1:3]
+        array([[1, 2],
+               [7, 8]], dtype=int32)
+        """
         return _Indexer(self.get_orthogonal_selection, self.set_orthogonal_selection)
 
     @property
     def vindex(self) -> _Indexer:
-        """Vectorised (point-wise) indexing: ``a.vindex[[0, 2], [1, 3]]`` or ``a.vindex[mask]``."""
+        """Vectorised (point-wise) indexing: ``a.vindex[[0, 2], [1, 3]]`` or ``a.vindex[mask]``.
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(3, 3), dtype="i4")
+        >>> a[...] = np.arange(9).reshape(3, 3)
+        >>> a.vindex[[0, 2], [1, 2]], a.vindex[np.eye(3, dtype=bool)]
+        (array([1, 8], dtype=int32), array([0, 4, 8], dtype=int32))
+        """
         return _Indexer(self.get_coordinate_selection, self.set_coordinate_selection)
 
     @property
     def blocks(self) -> _Indexer:
-        """Chunk-wise indexing: ``a.blocks[0, 1]``."""
+        """Chunk-wise indexing: ``a.blocks[0, 1]``.
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(4, 4), chunks=(2, 2), dtype="i4")
+        >>> a[...] = np.arange(16).reshape(4, 4)
+        >>> a.blocks[0, 1]
+        array([[2, 3],
+               [6, 7]], dtype=int32)
+        """
         return _Indexer(self.get_block_selection, self.set_block_selection)
 
     # ------------------------------------------------------------------ seed-style slices
@@ -453,11 +741,20 @@ class Array:
         *,
         max_concurrency: int | None = None,
         **dims: Any,
-    ) -> np.ndarray:
+    ) -> NDArray[Any]:
         """Read the box ``[start, stop)`` (tuples, exclusive stop, negative indices allowed).
 
         Named dimensions select by name when the array has ``dimension_names``:
         ``a.get_slice(time=slice(0, 30))``, ``time=5`` or ``time=(0, 30)``.
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(3, 4), dtype="i4", dimension_names=("t", "x"))
+        >>> a[...] = np.arange(12).reshape(3, 4)
+        >>> a.get_slice(start=(1, 0), stop=(3, 2))
+        array([[4, 5],
+               [8, 9]], dtype=int32)
+        >>> a.get_slice(t=2)
+        array([ 8,  9, 10, 11], dtype=int32)
         """
         return self.get_basic_selection(self._slice_selection(start, stop, step, dims), max_concurrency=max_concurrency)
 
@@ -471,10 +768,48 @@ class Array:
         max_concurrency: int | None = None,
         **dims: Any,
     ) -> None:
-        """Write ``data`` into the box ``[start, stop)``; scalars and compatible shapes broadcast."""
+        """Write ``data`` into the box ``[start, stop)``; scalars and compatible shapes broadcast.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(2, 3), dtype="i4")
+        >>> a.set_slice(1, start=(0, 1), stop=(2, 3))
+        >>> a[...].tolist()
+        [[0, 1, 1], [0, 1, 1]]
+        """
         self.set_basic_selection(self._slice_selection(start, stop, step, dims), data, max_concurrency=max_concurrency)
 
     # ------------------------------------------------------------------ streaming
+    @overload
+    def chunk_stream(
+        self,
+        max_concurrency: int | None = None,
+        ordered: bool = True,
+        filter: Any = None,
+        progress: ProgressArg = False,
+        include_missing: bool = False,
+        on_error: Any = "raise",
+        timeout: float | None = None,
+        with_info: Literal[False] = False,
+        *,
+        parallel: int | None = None,
+        progress_callback: Any = None,
+    ) -> Iterator[tuple[tuple[int, ...], NDArray[Any]]]: ...
+    @overload
+    def chunk_stream(
+        self,
+        max_concurrency: int | None = None,
+        ordered: bool = True,
+        filter: Any = None,
+        progress: ProgressArg = False,
+        include_missing: bool = False,
+        on_error: Any = "raise",
+        timeout: float | None = None,
+        *,
+        with_info: Literal[True],
+        parallel: int | None = None,
+        progress_callback: Any = None,
+    ) -> Iterator[streaming.ChunkRecord]: ...
+    @overload
     def chunk_stream(
         self,
         max_concurrency: int | None = None,
@@ -488,7 +823,21 @@ class Array:
         *,
         parallel: int | None = None,
         progress_callback: Any = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[tuple[tuple[int, ...], NDArray[Any]]] | Iterator[streaming.ChunkRecord]: ...
+    def chunk_stream(
+        self,
+        max_concurrency: int | None = None,
+        ordered: bool = True,
+        filter: Any = None,
+        progress: ProgressArg = False,
+        include_missing: bool = False,
+        on_error: Any = "raise",
+        timeout: float | None = None,
+        with_info: bool = False,
+        *,
+        parallel: int | None = None,
+        progress_callback: Any = None,
+    ) -> Iterator[tuple[tuple[int, ...], NDArray[Any]]] | Iterator[streaming.ChunkRecord]:
         """Iterate ``(chunk_index, ndarray)`` over the chunks, edge chunks trimmed to the bounds.
 
         Only stored chunks are visited unless ``include_missing=True`` (then every grid
@@ -498,7 +847,7 @@ class Array:
         and a callable ``progress(done, total)`` is called per chunk (``progress_callback=`` is
         an alias); ``on_error`` is ``"raise"``, ``"skip"`` or ``callable(chunk_index, exc)``;
         ``timeout`` bounds each chunk read; ``with_info=True`` yields
-        :class:`~exzarr.engine.streaming.ChunkRecord` objects.
+        :class:`~exzarr.engine.streaming.ChunkRecord` objects instead of pairs.
 
         >>> import exzarr, numpy as np
         >>> a = exzarr.create(shape=(5, 4), chunks=(2, 4), dtype="i4")
@@ -592,9 +941,16 @@ class Array:
         progress: ProgressArg = False,
         parallel: int | None = None,
         progress_callback: Any = None,
-    ) -> Iterator[tuple[int, np.ndarray]]:
+    ) -> Iterator[tuple[int, NDArray[Any]]]:
         """Yield ``(i, a[..., i, ...])`` for ``i`` in ``range(start, stop, step)`` along ``axis``,
-        reading each chunk once (one chunk-row slab at a time)."""
+        reading each chunk once (one chunk-row slab at a time).
+
+        >>> import exzarr, numpy as np
+        >>> a = exzarr.create_array(shape=(3, 2), chunks=(2, 2), dtype="i4")
+        >>> a[...] = np.arange(6).reshape(3, 2)
+        >>> [(i, row.tolist()) for i, row in a.stream_slices(axis=0)]
+        [(0, [0, 1]), (1, [2, 3]), (2, [4, 5])]
+        """
         return streaming.stream_slices(
             self._engine,
             axis,
@@ -625,6 +981,12 @@ class Array:
         be given trimmed); ``checkpoint(summary)`` runs after each batch so an ingest can
         resume from ``summary.last_index``; ``progress`` counts items (``total`` is ``None``
         for an iterator without a length).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="i4")
+        >>> summary = a.write_stream(iter([((0,), [1, 2]), {"index": (1,), "data": [3, 4]}]))
+        >>> summary.written, a[...].tolist()
+        ([(0,), (1,)], [1, 2, 3, 4])
         """
         return streaming.write_stream(
             self._engine,
@@ -646,7 +1008,14 @@ class Array:
         parallel: int | None = None,
         progress_callback: Any = None,
     ) -> list[tuple[int, ...]]:
-        """Write many whole chunks concurrently: ``items`` of ``(chunk_index, data)``."""
+        """Write many whole chunks concurrently: ``items`` of ``(chunk_index, data)``; returns
+        the indices written.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="i4")
+        >>> sorted(a.write_chunks([((1,), [3, 4]), ((0,), [1, 2])]))
+        [(0,), (1,)]
+        """
         return streaming.write_chunks(
             self._engine,
             items,
@@ -689,28 +1058,67 @@ class Array:
         return ("exzarr.Array", type(self._store).__name__, self._store.location(self._path), md.dumps(md.documents(self._meta)))
 
     # ------------------------------------------------------------------ async twins
-    async def get_slice_async(self, start: Any = None, stop: Any = None, step: Any = None, **kw: Any) -> np.ndarray:
-        """Async version of :meth:`get_slice`."""
+    async def get_slice_async(self, start: Any = None, stop: Any = None, step: Any = None, **kw: Any) -> NDArray[Any]:
+        """Async version of :meth:`get_slice`.
+
+        >>> import asyncio, exzarr
+        >>> a = exzarr.create_array(shape=(4,), dtype="i4", fill_value=2)
+        >>> asyncio.run(a.get_slice_async(start=(1,), stop=(3,)))
+        array([2, 2], dtype=int32)
+        """
         return await asyncio.to_thread(self.get_slice, start, stop, step, **kw)
 
     async def set_slice_async(self, data: Any, start: Any = None, stop: Any = None, step: Any = None, **kw: Any) -> None:
-        """Async version of :meth:`set_slice`."""
+        """Async version of :meth:`set_slice`.
+
+        >>> import asyncio, exzarr
+        >>> a = exzarr.create_array(shape=(4,), dtype="i4")
+        >>> asyncio.run(a.set_slice_async(5, start=(2,)))
+        >>> a[...].tolist()
+        [0, 0, 5, 5]
+        """
         await asyncio.to_thread(self.set_slice, data, start, stop, step, **kw)
 
-    async def getitem_async(self, selection: Any) -> Any:
-        """Async version of ``a[selection]``."""
+    async def getitem_async(self, selection: Any) -> NDArray[Any] | Any:
+        """Async version of ``a[selection]``.
+
+        >>> import asyncio, exzarr
+        >>> a = exzarr.create_array(shape=(4,), dtype="i4", fill_value=3)
+        >>> asyncio.run(a.getitem_async(slice(0, 2)))
+        array([3, 3], dtype=int32)
+        """
         return await asyncio.to_thread(self.__getitem__, selection)
 
     async def setitem_async(self, selection: Any, value: Any) -> None:
-        """Async version of ``a[selection] = value``."""
+        """Async version of ``a[selection] = value``.
+
+        >>> import asyncio, exzarr
+        >>> a = exzarr.create_array(shape=(3,), dtype="i4")
+        >>> asyncio.run(a.setitem_async(slice(1, None), 4))
+        >>> a[...].tolist()
+        [0, 4, 4]
+        """
         await asyncio.to_thread(self.__setitem__, selection, value)
 
-    async def read_chunk_async(self, chunk_index: tuple[int, ...]) -> np.ndarray:
-        """Async version of :meth:`read_chunk`."""
+    async def read_chunk_async(self, chunk_index: tuple[int, ...]) -> NDArray[Any]:
+        """Async version of :meth:`read_chunk`.
+
+        >>> import asyncio, exzarr
+        >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="i4", fill_value=1)
+        >>> asyncio.run(a.read_chunk_async((1,)))
+        array([1, 1], dtype=int32)
+        """
         return await asyncio.to_thread(self.read_chunk, chunk_index)
 
     async def write_chunk_async(self, chunk_index: tuple[int, ...], data: Any) -> None:
-        """Async version of :meth:`write_chunk`."""
+        """Async version of :meth:`write_chunk`.
+
+        >>> import asyncio, exzarr
+        >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="i4")
+        >>> asyncio.run(a.write_chunk_async((1,), [8, 9]))
+        >>> a[...].tolist()
+        [0, 0, 8, 9]
+        """
         await asyncio.to_thread(self.write_chunk, chunk_index, data)
 
     # ------------------------------------------------------------------ shape changes
@@ -743,7 +1151,14 @@ class Array:
             self._adopt(new)
 
     def refresh(self) -> None:
-        """Re-read the metadata (shape, attributes) other handles or processes may have changed."""
+        """Re-read the metadata (shape, attributes) other handles or processes may have changed.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array("memory://doc-a-refresh", shape=(2,), dtype="u1")
+        >>> exzarr.open_array("memory://doc-a-refresh", mode="r+").resize(5)  # another handle grows it
+        >>> a.shape, (a.refresh(), a.shape)[1]
+        ((2,), (5,))
+        """
         self._adopt(self._reload())
 
     def resize(self, *new_shape: Any) -> None:
@@ -753,6 +1168,14 @@ class Array:
         chunks is reset to the fill value, so growing again never resurrects old data.
         The update starts from the shape as stored now (another handle may have grown it) and
         holds the array's metadata lock.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="i4", fill_value=0)
+        >>> a[:] = 1
+        >>> a.resize(2)
+        >>> a.resize(5)  # the cut-off values do not come back
+        >>> a[...].tolist()
+        [1, 1, 0, 0, 0]
         """
         self._check_writable()
         shape = normalize_shape(new_shape[0] if len(new_shape) == 1 and not isinstance(new_shape[0], int) else new_shape)
@@ -772,7 +1195,15 @@ class Array:
 
         Appends from several threads, handles or (with ``process_locks=True``) processes are
         serialised by the array's metadata lock: each lands after the others, none is lost. The
-        data is written before the new shape, so a crash in between leaves the old shape."""
+        data is written before the new shape, so a crash in between leaves the old shape.
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(2, 2), dtype="i4")
+        >>> a.append([[1, 1]])
+        (3, 2)
+        >>> a.append([[5], [5], [5]], axis=1)
+        (3, 3)
+        """
         self._check_writable()
         arr = np.asarray(data)
         if not -self.ndim <= axis < self.ndim:
@@ -820,7 +1251,13 @@ class Array:
         return array_info(self)
 
     def info_complete(self) -> ArrayInfo:
-        """The same as :attr:`info` (zarr-python spells the complete report this way)."""
+        """The same as :attr:`info` (zarr-python spells the complete report this way).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="u1")
+        >>> a.info_complete() == a.info
+        True
+        """
         return array_info(self)
 
     def update_attributes(self, new_attributes: dict[str, Any]) -> Array:
@@ -844,7 +1281,7 @@ class _Indexer:
     def __init__(self, get: Any, set_: Any) -> None:
         self._get, self._set = get, set_
 
-    def __getitem__(self, selection: Any) -> np.ndarray:
+    def __getitem__(self, selection: Any) -> NDArray[Any]:
         return self._get(selection)
 
     def __setitem__(self, selection: Any, value: Any) -> None:

@@ -98,34 +98,86 @@ class Group:
     # ------------------------------------------------------------------ properties
     @property
     def store(self) -> Store:
+        """The store holding the group.
+
+        >>> import exzarr
+        >>> exzarr.create_group().store
+        MemoryStore(<1 keys>)
+        """
         return self._store
 
     @property
     def path(self) -> str:
+        """Path of the group inside its store (``""`` for the root).
+
+        >>> import exzarr
+        >>> exzarr.create_group().create_group("a/b").path
+        'a/b'
+        """
         return self._path
 
     @property
     def name(self) -> str:
+        """The group's absolute name in its hierarchy: ``"/"`` plus its path.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> g.name, g.create_group("a/b").name
+        ('/', '/a/b')
+        """
         return "/" + self._path
 
     @property
     def basename(self) -> str:
+        """The last component of the path.
+
+        >>> import exzarr
+        >>> exzarr.create_group().create_group("a/b").basename
+        'b'
+        """
         return self._path.rsplit("/", 1)[-1]
 
     @property
     def metadata(self) -> GroupMetadata:
+        """The group's metadata as read (or written) by this handle.
+
+        >>> import exzarr
+        >>> exzarr.create_group(attributes={"k": 1}).metadata
+        GroupMetadata(zarr_format=3, attributes={'k': 1}, extra={})
+        """
         return self._meta
 
     @property
     def zarr_format(self) -> int:
+        """2 or 3.
+
+        >>> import exzarr
+        >>> exzarr.create_group(zarr_format=2).zarr_format
+        2
+        """
         return self._meta.zarr_format
 
     @property
     def read_only(self) -> bool:
+        """Whether the group (and what it opens) refuses writes.
+
+        >>> import exzarr
+        >>> _ = exzarr.create_group("memory://doc-g-ro")
+        >>> exzarr.open_group("memory://doc-g-ro", mode="r").read_only
+        True
+        """
         return self._read_only
 
     @property
     def attrs(self) -> Attributes:
+        """The user attributes, a mutable mapping written through to the store.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> g.attrs["title"] = "demo"
+        >>> dict(g.attrs)
+        {'title': 'demo'}
+        """
         return Attributes(self._read_attributes, self._modify_attributes)
 
     def update_attributes(self, new_attributes: dict[str, Any]) -> Group:
@@ -195,7 +247,14 @@ class Group:
     # ------------------------------------------------------------------ members
     @property
     def consolidated(self) -> bool:
-        """Whether lookups and listings are served from consolidated metadata."""
+        """Whether lookups and listings are served from consolidated metadata.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group("memory://doc-g-cons")
+        >>> _ = exzarr.consolidate_metadata("memory://doc-g-cons")
+        >>> g.consolidated, exzarr.open_consolidated("memory://doc-g-cons").consolidated
+        (False, True)
+        """
         return self._consolidated is not None
 
     def _get_node(self, name: str) -> Array | Group | None:
@@ -229,6 +288,14 @@ class Group:
         return node
 
     def get(self, name: str, default: Any = None) -> Array | Group | Any:
+        """The child node ``name`` (a path such as ``"a/b"`` too), or ``default`` if there is none.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_group("a")
+        >>> g.get("a"), g.get("missing", 0)
+        (<exzarr.Group '/a' v3>, 0)
+        """
         node = self._get_node(name)
         return default if node is None else node
 
@@ -249,7 +316,15 @@ class Group:
         return names
 
     def members(self) -> list[tuple[str, Array | Group]]:
-        """``(name, node)`` for every direct child, sorted by name."""
+        """``(name, node)`` for every direct child, sorted by name.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_group("b")
+        >>> _ = g.create_array("a", shape=(2,), dtype="u1")
+        >>> [(name, type(node).__name__) for name, node in g.members()]
+        [('a', 'Array'), ('b', 'Group')]
+        """
         out = []
         for name in self._member_names():
             node = self._get_node(name)
@@ -258,6 +333,15 @@ class Group:
         return out
 
     def keys(self) -> list[str]:
+        """Names of the direct children (arrays and groups), sorted.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_group("b")
+        >>> _ = g.create_array("a", shape=(2,))
+        >>> g.keys()
+        ['a', 'b']
+        """
         return self._member_names()
 
     def __iter__(self) -> Iterator[str]:
@@ -267,13 +351,44 @@ class Group:
         return len(self._member_names())
 
     def arrays(self) -> list[tuple[str, Array]]:
+        """``(name, array)`` for every direct child array, sorted by name.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_array("x", shape=(2,))
+        >>> _ = g.create_group("sub")
+        >>> g.arrays()
+        [('x', <exzarr.Array '/x' shape=(2,) chunks=(2,) dtype=float64 v3>)]
+        """
         return [(n, m) for n, m in self.members() if isinstance(m, Array)]
 
     def groups(self) -> list[tuple[str, Group]]:
+        """``(name, group)`` for every direct child group, sorted by name.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_array("x", shape=(2,))
+        >>> _ = g.create_group("sub")
+        >>> g.groups()
+        [('sub', <exzarr.Group '/sub' v3>)]
+        """
         return [(n, m) for n, m in self.members() if isinstance(m, Group)]
 
     def tree(self, *, max_depth: int | None = None) -> str:
-        """A text rendering of the hierarchy, arrays shown with shape and dtype."""
+        """A text rendering of the hierarchy, arrays shown with shape and dtype; ``max_depth``
+        limits how many levels are shown.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_array("a/x", shape=(3,), dtype="u1")
+        >>> print(g.tree())
+        /
+        └── a
+            └── x (3,) uint8
+        >>> print(g.tree(max_depth=1))
+        /
+        └── a
+        """
         lines = [self.name if self._path else "/"]
 
         def walk(g: Group, prefix: str, depth: int) -> None:
@@ -300,7 +415,13 @@ class Group:
             cur = cur.require_group(p)
 
     def create_group(self, name: str, *, attributes: dict[str, Any] | None = None, overwrite: bool = False) -> Group:
-        """Create a child group (intermediate groups are created too)."""
+        """Create a child group (intermediate groups are created too).
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> g.create_group("a/b", attributes={"k": 1}).attrs["k"], g.keys()
+        (1, ['a'])
+        """
         self._check_writable()
         self._consolidated = None  # the consolidated view no longer covers the hierarchy
         _check_name(normalize_path(name))
@@ -311,7 +432,13 @@ class Group:
         return Group(self._store, path, meta, options=self._options, caches=self._caches)
 
     def require_group(self, name: str) -> Group:
-        """The child group ``name``, created if missing (like ``mkdir -p``)."""
+        """The child group ``name``, created if missing (like ``mkdir -p``).
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> g.require_group("a/b") == g.require_group("a/b")
+        True
+        """
         node = self._get_node(name)
         if isinstance(node, Group):
             return node
@@ -376,7 +503,14 @@ class Group:
         """The child array ``name``, created (with :func:`exzarr.create`'s keyword arguments) if
         missing. An existing array must match the ``shape`` and ``dtype`` given, if given; the
         other arguments are checked as for a creation, and the array options apply to the
-        array returned."""
+        array returned.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> a = g.require_array("x", shape=(4,), dtype="i2")
+        >>> g.require_array("x", shape=(4,), dtype="i2") == a
+        True
+        """
         node = self._get_node(name)
         if isinstance(node, Array):
             spec_kw, _ = split_kwargs(kwargs, "require_array")
@@ -411,7 +545,25 @@ class Group:
         self._store.delete_prefix(path)
 
     def array_keys(self) -> list[str]:
+        """Names of the direct child arrays, sorted.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_array("x", shape=(2,))
+        >>> _ = g.create_group("sub")
+        >>> g.array_keys()
+        ['x']
+        """
         return [n for n, _ in self.arrays()]
 
     def group_keys(self) -> list[str]:
+        """Names of the direct child groups, sorted.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_array("x", shape=(2,))
+        >>> _ = g.create_group("sub")
+        >>> g.group_keys()
+        ['sub']
+        """
         return [n for n, _ in self.groups()]

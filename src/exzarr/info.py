@@ -96,10 +96,23 @@ class ArrayInfo:
 
     @property
     def storage_ratio(self) -> float | None:
-        """``nbytes / nbytes_stored`` (``None`` when nothing is stored)."""
+        """``nbytes / nbytes_stored`` (``None`` when nothing is stored).
+
+        >>> import exzarr
+        >>> a = exzarr.create_array(shape=(1000,), chunks=(1000,), dtype="u1")
+        >>> a[:] = 7
+        >>> a.info.storage_ratio > 1  # 1000 equal bytes compress well
+        True
+        """
         return self.nbytes / self.nbytes_stored if self.nbytes_stored else None
 
     def rows(self) -> list[tuple[str, str]]:
+        """``(label, text)`` pairs: the lines ``str(info)`` prints.
+
+        >>> import exzarr
+        >>> exzarr.create_array(shape=(4,), chunks=(2,), dtype="u1").info.rows()[3:6]
+        [('Data type', 'uint8'), ('Shape', '(4,)'), ('Chunk shape', '(2,)')]
+        """
         rows = [
             ("Name", self.name),
             ("Type", "Array"),
@@ -136,7 +149,13 @@ class ArrayInfo:
     __repr__ = __str__
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (fill values that JSON cannot hold become strings)."""
+        """A JSON-ready mapping (fill values that JSON cannot hold become strings).
+
+        >>> import exzarr, json
+        >>> d = exzarr.create_array(shape=(4,), chunks=(2,), dtype="f8", fill_value=float("nan")).info.to_dict()
+        >>> d["shape"], d["fill_value"], json.loads(json.dumps(d))["chunks"]
+        ([4], 'nan', [2])
+        """
         return {
             "name": self.name,
             "type": "array",
@@ -193,6 +212,12 @@ class GroupInfo:
     attributes: int
 
     def rows(self) -> list[tuple[str, str]]:
+        """``(label, text)`` pairs: the lines ``str(info)`` prints.
+
+        >>> import exzarr
+        >>> exzarr.create_group().info.rows()[:3]
+        [('Name', '/'), ('Type', 'Group'), ('Zarr format', '3')]
+        """
         return [
             ("Name", self.name),
             ("Type", "Group"),
@@ -212,7 +237,15 @@ class GroupInfo:
     __repr__ = __str__
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
+        """A JSON-ready mapping.
+
+        >>> import exzarr
+        >>> g = exzarr.create_group()
+        >>> _ = g.create_array("x", shape=(2,))
+        >>> d = g.info.to_dict()
+        >>> d["type"], d["arrays"], d["groups"]
+        ('group', ['x'], [])
+        """
         return {
             "name": self.name,
             "type": "group",

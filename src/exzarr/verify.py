@@ -36,7 +36,12 @@ Index = tuple[int, ...]
 @dataclass(frozen=True)
 class Damage:
     """One damaged stored object: the ``array`` (its name), the store ``key``, the inner chunk
-    index inside a shard (``inner``, ``None`` for a plain chunk or a whole shard index) and why."""
+    index inside a shard (``inner``, ``None`` for a plain chunk or a whole shard index) and why.
+
+    >>> d = Damage(array="/x", key="x/c/0", reason="crc32c checksum mismatch")
+    >>> str(d)
+    'x/c/0: crc32c checksum mismatch'
+    """
 
     array: str
     key: str
@@ -49,6 +54,11 @@ class Damage:
         return f"{where}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping.
+
+        >>> Damage(array="/x", key="x/c/0", reason="bad", inner=(1,), part="inner").to_dict()
+        {'array': '/x', 'key': 'x/c/0', 'inner': [1], 'part': 'inner', 'reason': 'bad'}
+        """
         return {
             "array": self.array,
             "key": self.key,
@@ -60,7 +70,15 @@ class Damage:
 
 @dataclass
 class VerifyReport:
-    """What :func:`verify` found. ``ok`` is true when nothing is damaged."""
+    """What :func:`verify` found. ``ok`` is true when nothing is damaged.
+
+    >>> import exzarr
+    >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="u1", compressors="crc32c")
+    >>> a[:] = 1
+    >>> report = exzarr.verify(a)
+    >>> report.ok, report.arrays, report.chunks, report.damaged
+    (True, 1, 2, [])
+    """
 
     arrays: int = 0
     chunks: int = 0
@@ -73,10 +91,19 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """True when nothing is damaged.
+
+        >>> VerifyReport().ok, VerifyReport(damaged=[Damage("/", "c/0", "bad")]).ok
+        (True, False)
+        """
         return not self.damaged
 
     def summary(self) -> str:
-        """One line: what was checked and how much is damaged."""
+        """One line: what was checked and how much is damaged.
+
+        >>> VerifyReport(arrays=1, chunks=4, damaged=[Damage("/", "c/0", "bad")]).summary()
+        'DAMAGED: 1 damaged object; checked 1 array, 4 chunks'
+        """
         shards = f", {self.shards} shard indexes" if self.shards else ""
         what = f"{self.arrays} array{'s' if self.arrays != 1 else ''}, {self.chunks} chunks{shards}"
         if self.ok:
@@ -94,6 +121,11 @@ class VerifyReport:
         return "\n".join([*(f"damaged: {d}" for d in self.damaged), self.summary()])
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (what ``exzarr verify --json`` prints).
+
+        >>> VerifyReport(arrays=1, chunks=2).to_dict()
+        {'ok': True, 'arrays': 1, 'chunks': 2, 'shards': 0, 'damaged': [], 'warnings': [], 'unchecked': []}
+        """
         return {
             "ok": self.ok,
             "arrays": self.arrays,

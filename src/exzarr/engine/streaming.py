@@ -31,6 +31,12 @@ class ChunkRecord:
 
     ``start``/``stop`` are the chunk's bounds in array coordinates (``stop`` exclusive,
     trimmed to the array); ``nbytes`` is the size stored (0 for a missing chunk).
+
+    >>> import exzarr
+    >>> a = exzarr.create_array(shape=(5,), chunks=(2,), dtype="u1", fill_value=1)
+    >>> rec = list(a.chunk_stream(include_missing=True, with_info=True))[-1]
+    >>> rec.index, rec.start, rec.stop, rec.nbytes, rec.data.tolist()
+    ((2,), (4,), (5,), 0, [1])
     """
 
     index: ChunkIndex
@@ -42,7 +48,13 @@ class ChunkRecord:
 
 @dataclass
 class WriteSummary:
-    """What :meth:`Array.write_stream` did: chunk indices written and failed (with the error)."""
+    """What :meth:`Array.write_stream` did: chunk indices written and failed (with the error).
+
+    >>> import exzarr
+    >>> a = exzarr.create_array(shape=(4,), chunks=(2,), dtype="u1")
+    >>> a.write_stream([((0,), [1, 2]), ((1,), [3, 4])])
+    WriteSummary(written=[(0,), (1,)], failed=[], last_index=(1,))
+    """
 
     written: list[ChunkIndex] = field(default_factory=list)
     failed: list[tuple[ChunkIndex, BaseException]] = field(default_factory=list)
@@ -50,6 +62,11 @@ class WriteSummary:
 
     @property
     def failed_indices(self) -> list[ChunkIndex]:
+        """The chunk indices of :attr:`failed`, without their errors.
+
+        >>> WriteSummary(failed=[((3,), ValueError("bad"))]).failed_indices
+        [(3,)]
+        """
         return [i for i, _ in self.failed]
 
 

@@ -139,7 +139,14 @@ class Snapshot:
 
 
 class Store(ABC):
-    """Abstract key/value store. Subclasses implement the sync verbs."""
+    """Abstract key/value store. Subclasses implement the sync verbs.
+
+    >>> import exzarr
+    >>> store = exzarr.MemoryStore()  # one of the concrete stores
+    >>> store.set("a/zarr.json", b"{}")
+    >>> list(store.list()), store.get("a/zarr.json")
+    (['a/zarr.json'], b'{}')
+    """
 
     supports_deletes: bool = True
     supports_partial_reads: bool = True
@@ -158,23 +165,46 @@ class Store(ABC):
 
     @property
     def read_only(self) -> bool:
+        """Whether writes are refused (:class:`~exzarr.errors.ReadOnlyError`).
+
+        >>> import exzarr
+        >>> exzarr.MemoryStore().read_only, exzarr.MemoryStore(read_only=True).read_only
+        (False, True)
+        """
         return self._read_only
 
     @property
     def lock_namespace(self) -> str:
         """Identifies the data this store reaches, so writers through different store objects
-        on the same data share chunk locks (a directory for local stores)."""
+        on the same data share chunk locks (a directory for local stores).
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore()
+        >>> s.lock_namespace == s.lock_namespace, s.lock_namespace.startswith("memory:")
+        (True, True)
+        """
         return f"{type(self).__name__}:{id(self)}"
 
     def location(self, path: str = "") -> str:
         """Where the node at ``path`` lives, comparable across store objects: two nodes overlap
-        when one location is the other or lies below it (a copy refuses that)."""
+        when one location is the other or lies below it (a copy refuses that).
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore()
+        >>> s.location("a/b") == s.location() + "/a/b"
+        True
+        """
         return "/".join(p for p in (self.lock_namespace.rstrip("/"), path.strip("/")) if p)
 
     @property
     def lock_root(self) -> str | None:
         """A local directory where cross-process chunk locks can live (``process_locks=True``);
-        ``None`` for stores that have none."""
+        ``None`` for stores that have none.
+
+        >>> import exzarr
+        >>> exzarr.MemoryStore().lock_root is None
+        True
+        """
         return None
 
     def _check_writable(self, key: str) -> None:
@@ -184,27 +214,65 @@ class Store(ABC):
     # -- required verbs -------------------------------------------------------------
     @abstractmethod
     def get(self, key: str, byte_range: ByteRange | tuple[int, int] | None = None) -> bytes | None:
-        """The value at ``key`` (or the requested byte range of it), ``None`` if absent."""
+        """The value at ``key`` (or the requested byte range of it), ``None`` if absent.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore()
+        >>> s.set("k", b"hello")
+        >>> s.get("k"), s.get("k", (1, 3)), s.get("missing")
+        (b'hello', b'el', None)
+        """
 
     @abstractmethod
     def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
         """Store ``value`` at ``key`` atomically (readers see the old or the new value).
 
         ``value`` may also be a list of buffers, stored as their concatenation (a shard's
-        inner chunks and index): stores that can write them without joining do so."""
+        inner chunks and index): stores that can write them without joining do so.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore()
+        >>> s.set("k", b"ab")
+        >>> s.set("parts", [b"ab", b"cd"])
+        >>> s.get("k"), s.get("parts")
+        (b'ab', b'abcd')
+        """
 
     @abstractmethod
     def delete(self, key: str) -> None:
-        """Remove ``key``; a missing key is not an error."""
+        """Remove ``key``; a missing key is not an error.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"k": b"v"})
+        >>> s.delete("k")
+        >>> s.delete("k")  # already gone: no error
+        >>> s.exists("k")
+        False
+        """
 
     @abstractmethod
     def list(self) -> Iterator[str]:
-        """Every key in the store."""
+        """Every key in the store.
+
+        >>> import exzarr
+        >>> sorted(exzarr.MemoryStore({"a": b"1", "b/c": b"2"}).list())
+        ['a', 'b/c']
+        """
 
     # -- derived verbs (override for speed) ---------------------------------------------
     def get_limited(self, key: str, limit: int) -> bytes | None:
         """:meth:`get`, refusing (:class:`~exzarr.errors.ChunkDecodeError`) a value larger than
-        ``limit`` bytes; stores that can tell the size first refuse before reading it."""
+        ``limit`` bytes; stores that can tell the size first refuse before reading it.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"k": b"12345"})
+        >>> s.get_limited("k", 10)
+        b'12345'
+        >>> s.get_limited("k", 2)
+        Traceback (most recent call last):
+        ...
+        exzarr.errors.ChunkDecodeError: ...
+        """
         value = self.get(key)
         if value is not None and len(value) > limit:
             raise too_large(self, key, len(value), limit)
@@ -216,25 +284,59 @@ class Store(ABC):
         it is missing; otherwise ``snap.read(range)`` and ``snap.read_many(ranges)``. Local, memory
         and zip stores pin the version they opened; this default makes plain range requests, so it
         promises no consistency (override it where a store can pin a version). Its first read
-        returns ``None`` when the key is missing."""
+        returns ``None`` when the key is missing.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"k": b"abcdef"})
+        >>> with s.snapshot("k") as snap:
+        ...     snap.read(ByteRange(0, 2)), snap.read_many([ByteRange(2, 4), ByteRange.from_suffix(1)])
+        (b'ab', [b'cd', b'f'])
+        """
         yield _RangeSnapshot(self, key)
 
     def exists(self, key: str) -> bool:
+        """Whether a value is stored at ``key``.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"k": b""})
+        >>> s.exists("k"), s.exists("other")
+        (True, False)
+        """
         return self.get(key, ByteRange(0, 0)) is not None
 
     def get_many(self, keys: Sequence[str], byte_ranges: Sequence[ByteRange | None] | None = None) -> list[bytes | None]:
-        """Several values in one call (batched stores issue them concurrently)."""
+        """Several values in one call (batched stores issue them concurrently).
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"a": b"abc", "b": b"xyz"})
+        >>> s.get_many(["a", "b", "c"], [None, ByteRange(1, 2), None])
+        [b'abc', b'y', None]
+        """
         ranges = byte_ranges if byte_ranges is not None else [None] * len(keys)
         return [self.get(k, r) for k, r in zip(keys, ranges, strict=True)]
 
     def set_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Store each ``(key, value)`` of ``items``.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore()
+        >>> s.set_many([("a", b"1"), ("b", b"2")])
+        >>> sorted(s.list())
+        ['a', 'b']
+        """
         for k, v in items:
             self.set(k, v)
 
     def set_if_not_exists(self, key: str, value: Any) -> bool:
         """Store ``value`` at ``key`` only if nothing is there; ``False`` if something was. Stores
         with a conditional put (object stores, local files) make this atomic, so two creators of
-        one node cannot both succeed; this default checks, then writes."""
+        one node cannot both succeed; this default checks, then writes.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore()
+        >>> s.set_if_not_exists("k", b"first"), s.set_if_not_exists("k", b"second"), s.get("k")
+        (True, False, b'first')
+        """
         self._check_writable(key)
         if self.exists(key):
             return False
@@ -243,7 +345,14 @@ class Store(ABC):
 
     def put_many(self, items: Sequence[tuple[str, Any]], *, concurrency: int | None = None) -> None:
         """Store each ``(key, value)``, deleting the keys whose value is ``None`` (batched stores
-        run them concurrently)."""
+        run them concurrently).
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"old": b"x"})
+        >>> s.put_many([("new", b"y"), ("old", None)])
+        >>> list(s.list())
+        ['new']
+        """
         for k, v in items:
             if v is None:
                 self.delete(k)
@@ -254,11 +363,22 @@ class Store(ABC):
         self, keys: Sequence[str], *, limit: int | None = None, window: int = 0, concurrency: int | None = None
     ) -> Iterator[tuple[int, Any]]:
         """``(i, value or None)`` for each key (batched stores yield them as requests complete, with
-        exceptions as values); this default reads them one by one."""
+        exceptions as values); this default reads them one by one.
+
+        >>> import exzarr
+        >>> list(exzarr.MemoryStore({"a": b"1"}).fetch(["a", "b"]))
+        [(0, b'1'), (1, None)]
+        """
         for i, k in enumerate(keys):
             yield i, (self.get(k) if limit is None else self.get_limited(k, limit))
 
     def getsize(self, key: str) -> int:
+        """The size in bytes of the value at ``key`` (:class:`FileNotFoundError` if absent).
+
+        >>> import exzarr
+        >>> exzarr.MemoryStore({"k": b"abc"}).getsize("k")
+        3
+        """
         v = self.get(key)
         if v is None:
             raise FileNotFoundError(key)
@@ -266,7 +386,13 @@ class Store(ABC):
 
     def getsize_prefix(self, prefix: str) -> int:
         """Total size in bytes of the keys starting with ``prefix`` (``""``: the whole store);
-        a key deleted while listing counts nothing."""
+        a key deleted while listing counts nothing.
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"a/x": b"12", "a/y": b"345", "b": b"6"})
+        >>> s.getsize_prefix("a/"), s.getsize_prefix("")
+        (5, 6)
+        """
         total = 0
         for k in self.list_prefix(prefix):
             try:
@@ -276,12 +402,22 @@ class Store(ABC):
         return total
 
     def list_prefix(self, prefix: str) -> Iterator[str]:
-        """Keys starting with ``prefix`` (a plain string prefix)."""
+        """Keys starting with ``prefix`` (a plain string prefix).
+
+        >>> import exzarr
+        >>> sorted(exzarr.MemoryStore({"a/x": b"", "ab": b"", "b": b""}).list_prefix("a"))
+        ['a/x', 'ab']
+        """
         check_prefix(prefix)
         return (k for k in self.list() if k.startswith(prefix))
 
     def list_dir(self, prefix: str) -> Iterator[str]:
-        """Names of the immediate children (keys and "directories") under ``prefix``."""
+        """Names of the immediate children (keys and "directories") under ``prefix``.
+
+        >>> import exzarr
+        >>> sorted(exzarr.MemoryStore({"g/zarr.json": b"", "g/x/c/0": b""}).list_dir("g"))
+        ['x', 'zarr.json']
+        """
         p = _dir_prefix(prefix)
         seen: set[str] = set()
         for k in self.list_prefix(p):
@@ -291,17 +427,37 @@ class Store(ABC):
                 yield name
 
     def delete_prefix(self, prefix: str) -> None:
-        """Delete every key under the directory ``prefix`` (never its siblings)."""
+        """Delete every key under the directory ``prefix`` (never its siblings).
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"a/x": b"", "a/y/z": b"", "ab": b""})
+        >>> s.delete_prefix("a")
+        >>> list(s.list())
+        ['ab']
+        """
         p = _dir_prefix(prefix)
         self._check_writable(p or "/")
         for k in list(self.list_prefix(p)):
             self.delete(k)
 
     def is_empty(self, prefix: str = "") -> bool:
+        """Whether no key lies under the directory ``prefix`` (``""``: the whole store).
+
+        >>> import exzarr
+        >>> s = exzarr.MemoryStore({"a/x": b""})
+        >>> s.is_empty(), s.is_empty("a"), s.is_empty("b")
+        (False, False, True)
+        """
         return next(iter(self.list_prefix(_dir_prefix(prefix))), None) is None
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
-        """Release resources (a no-op for most stores)."""
+        """Release resources (a no-op for most stores); ``with store:`` calls it on exit.
+
+        >>> import exzarr
+        >>> with exzarr.MemoryStore() as s:
+        ...     s.set("k", b"v")
+        >>> s.close()  # closing twice is harmless
+        """
 
     def __enter__(self) -> Store:
         return self
@@ -311,19 +467,43 @@ class Store(ABC):
 
     # -- async twins ------------------------------------------------------------------
     async def get_async(self, key: str, byte_range: ByteRange | tuple[int, int] | None = None) -> bytes | None:
-        """Async version of :meth:`get`."""
+        """Async version of :meth:`get`.
+
+        >>> import asyncio, exzarr
+        >>> asyncio.run(exzarr.MemoryStore({"k": b"v"}).get_async("k"))
+        b'v'
+        """
         return await asyncio.to_thread(self.get, key, byte_range)
 
     async def set_async(self, key: str, value: bytes) -> None:
-        """Async version of :meth:`set`."""
+        """Async version of :meth:`set`.
+
+        >>> import asyncio, exzarr
+        >>> s = exzarr.MemoryStore()
+        >>> asyncio.run(s.set_async("k", b"v"))
+        >>> s.get("k")
+        b'v'
+        """
         await asyncio.to_thread(self.set, key, value)
 
     async def delete_async(self, key: str) -> None:
-        """Async version of :meth:`delete`."""
+        """Async version of :meth:`delete`.
+
+        >>> import asyncio, exzarr
+        >>> s = exzarr.MemoryStore({"k": b"v"})
+        >>> asyncio.run(s.delete_async("k"))
+        >>> s.exists("k")
+        False
+        """
         await asyncio.to_thread(self.delete, key)
 
     async def exists_async(self, key: str) -> bool:
-        """Async version of :meth:`exists`."""
+        """Async version of :meth:`exists`.
+
+        >>> import asyncio, exzarr
+        >>> asyncio.run(exzarr.MemoryStore({"k": b"v"}).exists_async("k"))
+        True
+        """
         return await asyncio.to_thread(self.exists, key)
 
 

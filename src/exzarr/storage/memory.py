@@ -59,7 +59,14 @@ class MemoryStore(Store):
 
     def snapshot(self, key: str) -> Any:
         """Range reads of the value ``key`` holds now (values are immutable bytes: a later write
-        replaces the object, not its contents)."""
+        replaces the object, not its contents).
+
+        >>> s = MemoryStore({"k": b"abcdef"})
+        >>> with s.snapshot("k") as snap:
+        ...     s.set("k", b"new")
+        ...     snap.read(ByteRange(2, 4))
+        b'cd'
+        """
         import contextlib
 
         check_key(key)

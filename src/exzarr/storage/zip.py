@@ -24,6 +24,13 @@ class ZipStore(Store):
     is written.
 
     ``mode`` is ``"r"`` (read-only), ``"w"`` (truncate) or ``"a"`` (append/create).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "data.zip")
+    >>> with ZipStore(path, mode="w") as z:
+    ...     z.set("a/zarr.json", b"{}")
+    >>> ZipStore(path, mode="r").get("a/zarr.json")
+    b'{}'
     """
 
     supports_deletes = False
@@ -100,7 +107,14 @@ class ZipStore(Store):
 
     def get_limited(self, key: str, limit: int) -> bytes | None:
         """A member of at most ``limit`` bytes (by its directory entry, checked before any byte is
-        inflated, so a deflated member cannot expand past it)."""
+        inflated, so a deflated member cannot expand past it).
+
+        >>> import os, tempfile
+        >>> z = ZipStore(os.path.join(tempfile.mkdtemp(), "l.zip"), mode="w")
+        >>> z.set("k", b"12345")
+        >>> z.get_limited("k", 10), z.get_limited("missing", 10)
+        (b'12345', None)
+        """
         check_key(key)
         with self._lock:
             zf = self._zip()
@@ -118,7 +132,15 @@ class ZipStore(Store):
 
     def snapshot(self, key: str) -> Any:
         """Range reads of the member ``key`` as the archive's directory lists it now (a later write
-        appends a new member; the one read here does not change)."""
+        appends a new member; the one read here does not change).
+
+        >>> import os, tempfile
+        >>> z = ZipStore(os.path.join(tempfile.mkdtemp(), "s.zip"), mode="w")
+        >>> z.set("k", b"abcdef")
+        >>> with z.snapshot("k") as snap:
+        ...     snap.read(ByteRange(1, 3))
+        b'bc'
+        """
         import contextlib
 
         check_key(key)
@@ -164,7 +186,16 @@ class ZipStore(Store):
         return iter(names)
 
     def flush(self) -> None:
-        """Write the archive directory so other readers see what was written so far."""
+        """Write the archive directory so other readers see what was written so far.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "f.zip")
+        >>> z = ZipStore(path, mode="w")
+        >>> z.set("k", b"v")
+        >>> z.flush()
+        >>> ZipStore(path, mode="r").get("k")
+        b'v'
+        """
         with self._lock:
             if self._zf is not None and not self.read_only:
                 self._zf.close()
