@@ -508,16 +508,21 @@ class ChunkEngine:
         # with a trailing ... to keep 0-d arrays as arrays
         boxed = val.dtype.kind == "O" or self.ndim == 0
 
+        def replaces(task: ChunkTask) -> bool:
+            """Whether the write replaces the whole stored object, so its old bytes need not be read.
+            Never for an edge object: the part past this handle's shape may hold another writer's
+            data (the array grew since this handle read its metadata), which must survive."""
+            return task.is_complete and not any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
+
         def build(task: ChunkTask, key: str, data: Buffer | None) -> tuple[Any, np.ndarray | None]:
             """The new stored bytes of one object (``None``: delete it) and the chunk they encode."""
             piece = val[(*task.out_selection, ...)] if boxed else val[task.out_selection]
             with gate:
-                if task.is_complete:
-                    on_edge = any(c >= e for c, e in zip(task.chunk_coords, grid_edge, strict=True))
-                    if not on_edge and piece.shape == chunk_shape and piece.dtype.kind != "O":
+                if replaces(task):
+                    if piece.shape == chunk_shape and piece.dtype.kind != "O":
                         chunk = piece  # the value covers the whole chunk: encode it as it is, no copy
                     else:
-                        chunk = self._fill_object() if on_edge else np.empty(chunk_shape, dtype=self.dtype)
+                        chunk = np.empty(chunk_shape, dtype=self.dtype)
                         chunk[(*task.chunk_selection, ...) if boxed else task.chunk_selection] = piece
                 elif data is not None and shards is not None:
                     # part of an existing shard: re-encode only the inner chunks written to
@@ -528,19 +533,26 @@ class ChunkEngine:
                 return encode(chunk), chunk
 
         if getattr(self.store, "batched", False) and len(tasks) > 1 and not telemetry.enabled():
-            self._write_batched(tasks, build, limit, self.concurrency(max_concurrency))
+            self._write_batched(tasks, build, replaces, limit, self.concurrency(max_concurrency))
             return
 
         def write_one(task: ChunkTask) -> None:
             key = key_of(task.chunk_coords)
             with self.lock(key):  # the whole read-modify-write: concurrent writers never lose updates
-                data = None if task.is_complete else get(key)  # I/O outside the CPU gate
+                data = None if replaces(task) else get(key)  # I/O outside the CPU gate
                 encoded, chunk = build(task, key, data)
                 put(key, encoded, chunk)
 
         self.run(write_one, tasks, conc)
 
-    def _write_batched(self, tasks: list[ChunkTask], build: Callable[..., tuple[Any, Any]], limit: int, conc: int) -> None:
+    def _write_batched(
+        self,
+        tasks: list[ChunkTask],
+        build: Callable[..., tuple[Any, Any]],
+        replaces: Callable[[ChunkTask], bool],
+        limit: int,
+        conc: int,
+    ) -> None:
         """Writes to a store that runs many requests without a thread each (``store.batched``), a
         batch of objects at a time: lock them (stripes in a fixed order, so writers never
         deadlock), fetch the ones only partly overwritten, encode on the cores, then put them
@@ -552,7 +564,7 @@ class ChunkEngine:
             batch = tasks[start : start + batch_size]
             keys = [self.object_key(t.chunk_coords) for t in batch]
             with chunk_locks(store, keys, processes=self.spec.locks.processes, timeout=self.spec.locks.timeout):
-                partial = [i for i, t in enumerate(batch) if not t.is_complete]
+                partial = [i for i, t in enumerate(batch) if not replaces(t)]
                 old: dict[int, Any] = {}
                 for j, data in store.fetch([keys[i] for i in partial], limit=limit, concurrency=conc):  # type: ignore[attr-defined]
                     if isinstance(data, BaseException):
