@@ -329,3 +329,26 @@ def test_info_tables(tmp_path):
         and g.info.to_dict()["type"] == "group"
         and "No. members        : 2" in str(g.info)
     )
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_non_finite_attributes_as_zarr_python_writes_them(tmp_path, fmt):
+    """zarr-python writes NaN/Infinity attributes as bare JSON tokens; a hierarchy holding them must
+    stay writable (attributes, consolidation, copy) and both libraries read what the other wrote."""
+    p = str(tmp_path / "g")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zg = zarr.open_group(p, mode="w", zarr_format=fmt)
+        zg.attrs["n"] = float("nan")
+        zg.create_array("x", shape=(2,), dtype="f4").attrs["inf"] = float("inf")
+    g = exzarr.open_group(p, mode="r+")
+    g.attrs["k"] = 1  # an unrelated change used to fail on the stored NaN
+    g.update_attributes({"l": [1.5, float("-inf")]})
+    exzarr.consolidate_metadata(p)
+    exzarr.copy(g, str(tmp_path / "copy"))
+    for where in (p, str(tmp_path / "copy")):
+        back = dict(zarr.open_group(where, mode="r").attrs)
+        assert np.isnan(back["n"]) and back["k"] == 1 and back["l"] == [1.5, float("-inf")]
+        assert zarr.open_group(where, mode="r")["x"].attrs["inf"] == float("inf")
+    mine = exzarr.open_consolidated(p)
+    assert np.isnan(mine.attrs["n"]) and mine["x"].attrs["inf"] == float("inf")

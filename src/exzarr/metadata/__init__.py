@@ -51,9 +51,12 @@ def _json_default(obj: Any) -> Any:
 
 
 def dumps(doc: Any, *, where: str = "metadata") -> bytes:
-    """Serialise a metadata document as strict JSON (no bare NaN/Infinity tokens)."""
+    """Serialise a metadata document as JSON. Fill values are encoded by the format's rules
+    (``"NaN"``, ``"Infinity"`` strings) before they get here; a non-finite float can only come
+    from user attributes, which are written as bare ``NaN``/``Infinity`` tokens exactly as
+    zarr-python writes (and reads) them, so a hierarchy holding such attributes stays writable."""
     try:
-        return json.dumps(doc, indent=2, allow_nan=False, default=_json_default).encode()
+        return json.dumps(doc, indent=2, allow_nan=True, default=_json_default).encode()
     except (TypeError, ValueError) as exc:
         raise MetadataError(f"{where}: cannot serialise to JSON ({exc})") from None
     except RecursionError:
