@@ -352,3 +352,53 @@ def test_non_finite_attributes_as_zarr_python_writes_them(tmp_path, fmt):
         assert zarr.open_group(where, mode="r")["x"].attrs["inf"] == float("inf")
     mine = exzarr.open_consolidated(p)
     assert np.isnan(mine.attrs["n"]) and mine["x"].attrs["inf"] == float("inf")
+
+
+def test_review_findings_on_creation(tmp_path):
+    # a failed overwrite leaves the old array: chunk too large, lossy data cast
+    p = str(tmp_path / "keep")
+    exzarr.create_array(p, data=np.arange(4))
+    with pytest.raises(MetadataError, match="max_chunk_bytes"):
+        exzarr.create_array(p, data=np.arange(4), chunks=(10**12,), overwrite=True)
+    with pytest.raises(ValueError, match="data= or dtype="):
+        exzarr.create_array(p, data=np.array([1.7, 2.2]), dtype="i4", overwrite=True)
+    with pytest.raises(exzarr.errors.CastError):
+        exzarr.create_array(p, data=np.array([1, "x"], dtype=object), overwrite=True)
+    assert exzarr.open_array(p)[...].tolist() == [0, 1, 2, 3]
+    # datetimes default to NaT, as zarr-python 3 writes them
+    t = exzarr.create_array(str(tmp_path / "t"), shape=(2,), dtype="M8[ns]")
+    assert np.isnat(t[...]).all() and np.isnat(zarr.open_array(str(tmp_path / "t"), mode="r")[...]).all()
+    # shards: a dict form, "auto" refused clearly, an awkward (prime) extent keeps chunks sensible
+    s = exzarr.create_array(shape=(100,), dtype="f8", chunks=(10,), shards={"shape": (50,)})
+    assert s.shards == (50,)
+    with pytest.raises(MetadataError, match="shards='auto' is not supported"):
+        exzarr.create_array(shape=(100,), dtype="f8", shards="auto")
+    prime = exzarr.create_array(shape=(2_000_006,), dtype="f8", shards=(1_000_003,))
+    assert prime.chunks == (1_000_003,)
+    # zarr-python's config= and a dict as the store
+    c = exzarr.create_array(shape=(4,), dtype="i1", config={"write_empty_chunks": True})
+    assert c.write_empty_chunks
+    with pytest.raises(TypeError, match="config"):
+        exzarr.create_array(shape=(4,), dtype="i1", config={"write_empty_chunk": True})
+    d: dict = {}
+    exzarr.create_array(d, data=np.arange(3), chunks=(2,))
+    assert sorted(d) == ["c/0", "c/1", "zarr.json"] and exzarr.open_array(d)[...].tolist() == [0, 1, 2]
+    with pytest.raises(exzarr.errors.StoreError, match="dict used as a store"):
+        exzarr.open_array({"zarr.json": "not bytes"})
+    # *_like and basename
+    src = exzarr.create_array(str(tmp_path / "g"), name="sub/x", shape=(6, 4), chunks=(3, 2), dtype="u2")
+    assert src.basename == "x"
+    z = exzarr.zeros_like(src)
+    assert (z.shape, z.chunks, z.dtype) == ((6, 4), (3, 2), np.dtype("u2")) and int(z[...].sum()) == 0
+    assert exzarr.full_like(src, 7)[0, 0] == 7 and exzarr.ones_like(np.zeros(3))[...].tolist() == [1, 1, 1]
+    assert exzarr.empty_like(src, fill_value=5)[...].max() == 5
+
+
+def test_group_create_array_refuses_before_replacing(tmp_path):
+    g = exzarr.create_group(str(tmp_path / "g"))
+    g.create_array("x", data=np.arange(3))
+    with pytest.raises(exzarr.errors.CastError):
+        g.create_array("x", data=np.array([1, "x"], dtype=object), overwrite=True)
+    with pytest.raises(ValueError, match="dtype"):
+        g.create_array("x", data=np.arange(3), dtype="f4", overwrite=True)
+    assert g["x"][...].tolist() == [0, 1, 2]

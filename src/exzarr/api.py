@@ -16,7 +16,17 @@ from .errors import MetadataError, NodeNotFoundError
 from .group import Group
 from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
-from .nodes import ArrayOptions, ArraySpec, check_mode, normalize_path, resolve, resolve_array, resolve_group, split_kwargs
+from .nodes import (
+    ArrayOptions,
+    ArraySpec,
+    check_mode,
+    normalize_path,
+    resolve,
+    resolve_array,
+    resolve_group,
+    split_kwargs,
+    unexpected,
+)
 from .storage.base import Store
 from .storage.url import make_store
 
@@ -27,10 +37,13 @@ __all__ = [
     "create_array",
     "create_group",
     "empty",
+    "empty_like",
     "from_array",
     "full",
+    "full_like",
     "load",
     "ones",
+    "ones_like",
     "open",
     "open_array",
     "open_consolidated",
@@ -38,6 +51,7 @@ __all__ = [
     "save",
     "save_group",
     "zeros",
+    "zeros_like",
 ]
 
 
@@ -442,6 +456,7 @@ def create_array(
     write_empty_chunks: bool | None = None,
     process_locks: bool = False,
     cache_bytes: int | None = None,
+    config: dict[str, Any] | None = None,
 ) -> Array:
     """Create an array as zarr-python 3's ``zarr.create_array`` does (and write ``data``, if given).
 
@@ -470,7 +485,7 @@ def create_array(
         Replace whatever is at the path (else a node there is an error).
 
     The array options ``write_empty_chunks``, ``process_locks`` and ``cache_bytes`` are those of
-    :func:`exzarr.create`.
+    :func:`exzarr.create`; zarr-python's ``config={"write_empty_chunks": ..., "order": ...}`` works too.
 
     >>> import exzarr, numpy as np
     >>> a = exzarr.create_array("memory://doc-ca", name="t/x", shape=(1000, 1000), dtype="float32")
@@ -481,12 +496,53 @@ def create_array(
     >>> b[...].tolist(), b.compressors
     ([[0, 1, 2], [3, 4, 5]], (ZstdCodec({'level': 3, 'checksum': False}),))
     """
+    return _create_array(**locals())
+
+
+def _create_array(
+    store: Any,
+    *,
+    name: str | None,
+    shape: Any,
+    dtype: Any,
+    data: Any,
+    chunks: Any,
+    shards: Any,
+    filters: Any,
+    compressors: Any,
+    compressor: Any,
+    serializer: Any,
+    fill_value: Any,
+    order: str | None,
+    zarr_format: int,
+    attributes: dict[str, Any] | None,
+    chunk_key_encoding: Any,
+    dimension_names: Any,
+    storage_options: dict[str, Any] | None,
+    overwrite: bool,
+    write_data: bool,
+    storage: str | None,
+    write_empty_chunks: bool | None,
+    process_locks: bool,
+    cache_bytes: int | None,
+    config: dict[str, Any] | None,
+    source_dtype: Any = None,
+) -> Array:
+    """:func:`create_array`; ``source_dtype`` is the data type of a ``from_array`` source (exzarr's
+    own, so variable-length strings stay strings), taken with ``data=``."""
+    if config is not None:
+        if not isinstance(config, dict) or set(config) - {"write_empty_chunks", "order"}:
+            raise TypeError(f"create_array(): config= takes 'write_empty_chunks' and 'order', got {config!r}")
+        write_empty_chunks = config.get("write_empty_chunks", write_empty_chunks)
+        order = config.get("order", order)
     if not (compressor == "auto" or compressors == "auto"):
         raise TypeError("create_array(): give compressors= (or the older compressor=), not both")
     if compressor != "auto":
         compressors = compressor
     if data is not None:
         data, shape, dtype = infer_data(data, shape, dtype, "create_array")
+        if source_dtype is not None:
+            dtype = source_dtype
     if shape is None:
         raise TypeError("create_array() needs shape= and dtype=, or data=")
     if dtype is None:
@@ -509,6 +565,9 @@ def create_array(
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     mode = "w" if overwrite else "w-"
+    if isinstance(data, np.ndarray):  # cast (and refuse a lossy cast) before anything stored is replaced
+        dt = spec.build().dtype
+        data = cast_value(data, dt.numpy, tuple(data.shape), name="/" + (name or ""), vlen=dt.vlen)
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     st, npath = _resolve(store, storage, storage_options, mode, name)
     options.check_store(st)
@@ -594,6 +653,71 @@ def array(data: Any, **kwargs: Any) -> Array:
     return create_array(store, data=data, **kwargs)
 
 
+def _like(a: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Shape, dtype and (for chunked arrays) chunks and shards of ``a``, under ``kwargs``."""
+    like: dict[str, Any] = {"dtype": getattr(a, "dtype", None)}
+    shape = getattr(a, "shape", None)
+    if shape is None:
+        a = np.asarray(a)
+        shape, like["dtype"] = a.shape, a.dtype
+    like["shape"] = tuple(shape)
+    if isinstance(getattr(a, "chunks", None), tuple) and all(isinstance(c, int) for c in a.chunks):
+        like["chunks"] = a.chunks
+        if getattr(a, "shards", None) is not None:
+            like["shards"] = a.shards
+    meta = getattr(a, "metadata", None)
+    if meta is not None and hasattr(meta, "pipeline") and like["dtype"] is not None and like["dtype"].kind == "O":
+        like["dtype"] = meta.dtype  # exzarr's data type: variable-length strings stay strings
+    return {**like, **kwargs}
+
+
+def zeros_like(a: Any, **kwargs: Any) -> Array:
+    """:func:`zeros` with the shape, dtype, chunks and shards of ``a`` (an array or array-like).
+
+    >>> import exzarr, numpy as np
+    >>> z = exzarr.zeros_like(np.ones((2, 3), dtype="i2"))
+    >>> z.shape, z.dtype, int(z[...].sum())
+    ((2, 3), dtype('int16'), 0)
+    """
+    kw = _like(a, kwargs)
+    return zeros(kw.pop("shape"), **kw)
+
+
+def ones_like(a: Any, **kwargs: Any) -> Array:
+    """:func:`ones` shaped like ``a`` (see :func:`zeros_like`).
+
+    >>> import exzarr
+    >>> src = exzarr.zeros((4, 4), chunks=(2, 2), dtype="u1")
+    >>> o = exzarr.ones_like(src)
+    >>> o.chunks, int(o[...].sum())
+    ((2, 2), 16)
+    """
+    kw = _like(a, kwargs)
+    return ones(kw.pop("shape"), **kw)
+
+
+def full_like(a: Any, fill_value: Any, **kwargs: Any) -> Array:
+    """:func:`full` shaped like ``a`` (see :func:`zeros_like`).
+
+    >>> import exzarr, numpy as np
+    >>> exzarr.full_like(np.zeros(3), 2.5)[...].tolist()
+    [2.5, 2.5, 2.5]
+    """
+    kw = _like(a, kwargs)
+    return full(kw.pop("shape"), fill_value, **kw)
+
+
+def empty_like(a: Any, **kwargs: Any) -> Array:
+    """:func:`empty` shaped like ``a`` (see :func:`zeros_like`).
+
+    >>> import exzarr, numpy as np
+    >>> exzarr.empty_like(np.zeros((2, 2), dtype="f4")).shape
+    (2, 2)
+    """
+    kw = _like(a, kwargs)
+    return empty(kw.pop("shape"), **kw)
+
+
 def from_array(
     store: Any = None,
     *,
@@ -641,8 +765,17 @@ def from_array(
 
     keep_shards = isinstance(shards, str) and shards == _KEEP
     shards_v = None if fmt == 2 and keep_shards else pick(shards, "shards", None)
-    return create_array(
+    allowed = {"storage": None, "write_empty_chunks": None, "process_locks": False, "cache_bytes": None, "config": None}
+    for k in options:
+        if k not in allowed:
+            raise unexpected("from_array", k, [*allowed, "chunks", "shards", "filters", "compressors", "serializer"])
+    return _create_array(
         store,
+        **{**allowed, **options},
+        source_dtype=keep.get("dtype"),
+        shape=None,
+        dtype=None,
+        compressor="auto",
         name=name,
         data=data,
         write_data=write_data,
@@ -651,7 +784,6 @@ def from_array(
         filters=pick(filters, "filters"),
         compressors=pick(compressors, "compressors"),
         serializer=pick(serializer, "serializer"),
-        dtype=keep.get("dtype"),
         fill_value=fill_value if fill_value is not None else keep.get("fill_value"),
         order=order or keep.get("order"),
         zarr_format=fmt,
@@ -660,7 +792,6 @@ def from_array(
         dimension_names=dimension_names if dimension_names is not None else keep.get("dimension_names"),
         storage_options=storage_options,
         overwrite=overwrite,
-        **options,
     )
 
 

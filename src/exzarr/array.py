@@ -116,6 +116,16 @@ class Array:
         return "/" + self._path
 
     @property
+    def basename(self) -> str:
+        """The last part of the array's path (``""`` at the root of a store).
+
+        >>> import exzarr
+        >>> exzarr.create_array("memory://doc-basename", name="a/b", shape=(1,), dtype="i1").basename
+        'b'
+        """
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
     def metadata(self) -> ArrayMetadata:
         """The array's metadata as read (or written) by this handle.
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from .casting import cast_value
 from .chunk_grid import normalize_chunks, normalize_shape
 from .codecs.base import Codec
 from .codecs.registry import codec_from_json, compressor_v2, compressor_v3, filter_v2
-from .dtypes import as_data_type, default_fill_value
+from .dtypes import as_data_type, null_fill_value
 from .errors import MetadataError, UnknownCodecError
 from .nodes import ArraySpec, unexpected
 
@@ -57,15 +58,29 @@ def auto_chunks(shape: tuple[int, ...], itemsize: int, *, within: tuple[int, ...
     ((10,), (1, 5), ())
     """
     cur = [max(1, s) for s in (within or shape)]
+    frozen: set[int] = set()  # dimensions that cannot be split sensibly (a prime shard extent)
     while cur and math.prod(cur) * itemsize > AUTO_CHUNK_BYTES:
-        i = max(range(len(cur)), key=lambda d: cur[d])
-        if cur[i] == 1:
+        free = [d for d in range(len(cur)) if d not in frozen and cur[d] > 1]
+        if not free:
             break
+        i = max(free, key=lambda d: cur[d])
         half = -(-cur[i] // 2)
         if within is not None:  # the largest divisor of the shard's extent not above half
-            half = next(d for d in range(half, 0, -1) if within[i] % d == 0)
+            div = next(d for d in _divisors_down(within[i], half))
+            if div * 8 < half:  # only tiny divisors (e.g. a prime extent): keep this dimension whole
+                frozen.add(i)
+                continue
+            half = div
         cur[i] = half
     return tuple(cur)
+
+
+def _divisors_down(n: int, start: int) -> Iterable[int]:
+    """Divisors of ``n`` from ``start`` down to 1 (found from the pairs below sqrt(n), so a large
+    prime extent costs sqrt(n) steps, not n)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    every = sorted({*small, *(n // d for d in small)}, reverse=True)
+    return (d for d in every if d <= start)
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -125,9 +140,16 @@ def build_spec(
     order = order or "C"
     if order not in ("C", "F"):
         raise MetadataError(f"order: must be 'C' or 'F', got {order!r}")
-    if fill_value is None:  # unspecified: the type's zero, in v2 too (as zarr-python 3 writes it)
-        fill_value = default_fill_value(dt)
+    if fill_value is None:  # unspecified: the type's zero (NaT for times), in v2 too, as zarr-python 3 writes it
+        fill_value = null_fill_value(dt)
     itemsize = _VLEN_ITEMSIZE if dt.is_object else max(1, dt.numpy.itemsize)
+    if isinstance(shards, dict):  # zarr-python's {"shape": (...), "index_location": ...} form
+        unknown = set(shards) - {"shape", "index_location"}
+        if unknown or "shape" not in shards or shards.get("index_location", "end") != "end":
+            raise MetadataError(f"shards: expected {{'shape': (...)}} (index at the end), got {shards!r}")
+        shards = shards["shape"]
+    if isinstance(shards, str):
+        raise MetadataError(f"shards: give the shard shape as a tuple of ints (shards={shards!r} is not supported)")
     shards_t = None if shards is None else normalize_chunks(shards, shape_t, name="shards")
     if _is_auto(chunks):
         chunks_t = auto_chunks(shape_t, itemsize, within=shards_t)
@@ -231,6 +253,9 @@ def spec_from_kwargs(kwargs: dict[str, Any], caller: str) -> tuple[ArraySpec, An
     if shape is None:
         raise TypeError(f"{caller}() needs shape= (or data=)")
     spec = build_spec(shape=shape, dtype="float64" if dtype is None else dtype, **kw)
+    if isinstance(data, np.ndarray) and write:  # cast (and refuse a lossy cast) before anything is created
+        dt = spec.build().dtype
+        data = cast_value(data, dt.numpy, tuple(data.shape), name=caller, vlen=dt.vlen)
     return spec, data if write else None
 
 
@@ -293,6 +318,8 @@ def infer_data(data: Any, shape: Any, dtype: Any, caller: str) -> tuple[Any, tup
     array objects (exzarr, zarr-python, dask) are kept and read in steps."""
     if shape is not None:
         raise ValueError(f"{caller}(): give data= or shape=, not both (the shape comes from the data)")
+    if dtype is not None:
+        raise ValueError(f"{caller}(): give data= or dtype=, not both (the dtype comes from the data; cast it first)")
     if not (hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "__getitem__")):
         data = np.asarray(data)
     if dtype is None:

@@ -155,6 +155,22 @@ def _dimension_names(names: Any, ndim: int) -> tuple[str | None, ...] | None:
     return names
 
 
+def _check_object_size(shape: tuple[int, ...], dt: Any, field: str) -> None:
+    """Refuse, at creation, a chunk (or shard) whose decoded size exceeds ``config.max_chunk_bytes``:
+    every write would need that much memory (and every read of a fixed-size type too)."""
+    from ..config import config
+
+    item = 16 if dt.is_object else max(1, dt.numpy.itemsize)
+    n = item
+    for s in shape:
+        n *= s
+    if n > config.max_chunk_bytes:
+        raise MetadataError(
+            f"{field}: one {'shard' if field == 'shards' else 'chunk'} of {shape} holds {n:,} bytes, over "
+            f"exzarr.config.max_chunk_bytes ({config.max_chunk_bytes:,}); choose a smaller {field} shape or raise the setting"
+        )
+
+
 def build_array_metadata(
     *,
     shape: Any,
@@ -187,6 +203,7 @@ def build_array_metadata(
         if any(s % c for s, c in zip(shards_t, chunks_t, strict=True)):
             raise MetadataError(f"shards: shard shape {shards_t} must be a multiple of the chunk shape {chunks_t}")
     dt = as_data_type(dtype)
+    _check_object_size(chunks_t if shards_t is None else shards_t, dt, "shards" if shards_t is not None else "chunks")
     if order not in ("C", "F"):
         raise MetadataError(f"order: must be 'C' or 'F', got {order!r}")
     attrs = dict(attributes or {})

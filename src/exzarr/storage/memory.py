@@ -25,6 +25,21 @@ class MemoryStore(Store):
         self._lock = threading.Lock()
         track(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, bytes], *, read_only: bool = False) -> MemoryStore:
+        """A store over ``data`` itself (not a copy): writes appear in the dict, as zarr-python
+        does with a ``dict`` given as the store.
+
+        >>> import exzarr
+        >>> d = {}
+        >>> _ = exzarr.create_array(d, shape=(2,), dtype="i1")
+        >>> sorted(d)
+        ['zarr.json']
+        """
+        store = cls(read_only=read_only)
+        store._data = data
+        return store
+
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
 

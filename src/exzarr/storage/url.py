@@ -109,6 +109,11 @@ def foreign_store(obj: Any, *, read_only: bool = False) -> Store:
     filesystem or mapper, or a zarr-python ``ObjectStore``/``FsspecStore``/``LocalStore``."""
     mod = type(obj).__module__ or ""
     name = type(obj).__name__
+    if type(obj) is dict:  # zarr-python's StoreLike: a dict of key -> bytes, used in place
+        bad = next((k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, bytes | bytearray)), None)
+        if bad is not None:
+            raise StoreError(f"path: a dict used as a store must map str keys to bytes; {bad!r} does not")
+        return MemoryStore.from_dict(obj, read_only=read_only)
     if mod.startswith("obstore"):
         from .objectstore import ObjectStore
 
@@ -132,6 +137,6 @@ def foreign_store(obj: Any, *, read_only: bool = False) -> Store:
             return FsspecStore(obj, "", read_only=read_only)
         return FsspecStore.from_mapper(obj, read_only=read_only)
     raise StoreError(
-        f"path: expected a str, os.PathLike, an exzarr Store, an obstore store, an fsspec filesystem or mapper, "
+        f"path: expected a str, os.PathLike, an exzarr Store, a dict, an obstore store, an fsspec filesystem or mapper, "
         f"or a zarr-python ObjectStore/FsspecStore/LocalStore; got {type(obj).__name__}"
     )
