@@ -305,6 +305,15 @@ def copy(
         )
     except NodeExistsError as exc:
         raise CLIError(f"{str(exc).split(' (use mode=')[0]}: give --overwrite to replace it") from exc
+    except ValueError as exc:
+        text = str(exc)
+        if not (text.startswith("copy: the destination ") and ("overlap" in text or "outside the source" in text)):
+            raise
+        # the library names the nodes by location and store: name the SRC and DST that were typed
+        raise CLIError(
+            f"copy: the destination {dst!r} overlaps the source {src!r} (the same location, or one inside the other):"
+            " copy to a location outside the source"
+        ) from exc
     what = "array" if isinstance(out, Array) else "group"
     click.echo(f"copied {what} {src} to {dst} (zarr v{out.zarr_format})")
 
@@ -344,7 +353,10 @@ def verify(
 
     Each damaged key is printed with the reason (for sharded arrays the shard key and the inner
     chunk), and the exit code is 1; a clean tree prints a one-line summary and exits 0. Missing
-    chunks are fine: they read as the fill value.
+    chunks are fine: they read as the fill value. Stored data no read can reach is printed as a
+    warning (the exit code stays 0): keys outside an array's chunk grid (left behind when it
+    shrank) or that are no chunk key of it, and a group's child holding keys without metadata
+    (orphaned data: an array or group whose zarr.json, .zarray or .zgroup was deleted).
 
     \b
     Examples:
@@ -357,7 +369,7 @@ def verify(
         _echo_json(report.to_dict())
     else:
         for w in report.warnings:
-            click.echo(f"warning: {w}", err=True)
+            click.echo(f"warning: {w}")
         for d in report.damaged:
             click.echo(f"damaged: {d}")
         click.echo(report.summary())

@@ -6,7 +6,10 @@ disjoint share of the row blocks (:meth:`exzarr.Batches.shard`), so the union ov
 every row exactly once per epoch (each worker's last batch may be smaller, unless ``drop_remainder``).
 The arrays are pickled into the worker processes, so use a store every process can open (a local
 path, an object store URL; not ``memory://``). Call :meth:`BatchDataset.set_epoch` before each
-epoch to get a new shuffled order (all workers then agree on it).
+epoch to get a new shuffled order (all workers then agree on it). The epoch lives in shared memory
+that the worker processes inherit, so it reaches ``persistent_workers=True`` workers too (which keep
+their copy of the dataset from one epoch to the next), with the ``fork``, ``spawn`` and
+``forkserver`` start methods alike.
 
 >>> import exzarr, numpy as np
 >>> from exzarr.torch import BatchDataset
@@ -23,7 +26,10 @@ True
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 from collections.abc import Iterator
+from multiprocessing import context as _mp_context
 from typing import Any
 
 from .batches import Batches
@@ -42,6 +48,13 @@ def _tensor(a: Any) -> torch.Tensor:
         return torch.from_numpy(a)
     except TypeError as e:
         raise TypeError(f"exzarr.torch: a batch of dtype {a.dtype} cannot become a torch tensor: {e}") from None
+
+
+def _shared_int(value: int) -> Any:
+    """A 64-bit integer in shared memory that worker processes inherit (forked) or receive while
+    being started (spawn, forkserver). Without a lock: one writer (the main process, between epochs);
+    a lock made under the fork start method could not be passed to a spawned worker."""
+    return multiprocessing.Value(ctypes.c_int64, value, lock=False)
 
 
 class BatchDataset(IterableDataset):
@@ -81,7 +94,25 @@ class BatchDataset(IterableDataset):
             buffer_blocks=buffer_blocks,
             block_rows=block_rows,
         )
-        self.epoch = 0
+        self._epoch = _shared_int(0)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose order the next iteration yields (set with :meth:`set_epoch`)."""
+        return int(self._epoch.value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if _mp_context.get_spawning_popen() is None:
+            # a plain pickle (a copy, a file): shared memory cannot travel that way, the epoch number can
+            # (while a worker process is being started, the shared value itself is passed: it stays shared)
+            state["_epoch"] = int(self._epoch.value)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("_epoch"), int):
+            state = {**state, "_epoch": _shared_int(state["_epoch"])}
+        self.__dict__.update(state)
 
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch``'s order from now on (call it in the main process before each epoch).
@@ -97,10 +128,11 @@ class BatchDataset(IterableDataset):
         """
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"set_epoch(): epoch must be an int >= 0, got {epoch!r}")
-        self.epoch = epoch
+        # a shared value: DataLoader workers (persistent ones too) read it at the start of their next epoch
+        self._epoch.value = epoch
 
     def __iter__(self) -> Iterator[Any]:
         info = get_worker_info()
         share = self.batches if info is None else self.batches.shard(info.id, info.num_workers)
-        for batch in share.epoch(self.epoch):
+        for batch in share.epoch(self.epoch):  # read here, at the start of each epoch of each worker
             yield tuple(_tensor(b) for b in batch) if isinstance(batch, tuple) else _tensor(batch)

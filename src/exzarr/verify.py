@@ -5,6 +5,13 @@ shard index must decode and point inside its shard. Missing chunks are fine: the
 fill value. Work runs on exzarr's shared pool, in parallel across all arrays of a tree; a
 damaged object is recorded and the check goes on, so one run lists every damaged key.
 
+Stored data that no read can reach is reported as a warning, not as damage (what the arrays read
+is still right): keys inside an array that are not chunk keys of its grid (outside the shape, as
+writers leave behind when an array shrinks; the wrong number of dimensions; unparseable), and keys
+of a group's child that has no node metadata (an array or group whose ``zarr.json`` or
+``.zarray``/``.zgroup`` is gone: its chunks cannot be checked). The listing of each array's
+prefix that finds its chunks finds these too; each group costs one more listing of its children.
+
 Only public API is used: :meth:`Array.read_chunk` for chunks (for sharded arrays one inner chunk
 at a time, which also checks the index), the array's store and metadata to list the stored
 objects, and the sharding codec's ``decode_index`` to find the inner chunks a shard holds.
@@ -26,6 +33,7 @@ from .engine.executor import resolve_concurrency, run_tasks
 from .engine.progress import ProgressArg, make_progress
 from .errors import ChunkDecodeError, ConsolidatedMetadataWarning
 from .group import Group
+from .metadata import METADATA_KEYS
 from .storage.base import ByteRange
 
 __all__ = ["Damage", "VerifyReport", "verify"]
@@ -99,11 +107,17 @@ class VerifyReport:
         return not self.damaged
 
     def summary(self) -> str:
-        """One line: what was checked and how much is damaged.
+        """One line: what was checked, how much is damaged, and how many warnings there are.
 
         >>> VerifyReport(arrays=1, chunks=4, damaged=[Damage("/", "c/0", "bad")]).summary()
         'DAMAGED: 1 damaged object; checked 1 array, 4 chunks'
+        >>> VerifyReport(arrays=1, chunks=4, warnings=["stray keys"]).summary()
+        'OK: checked 1 array, 4 chunks: no damage; 1 warning'
         """
+        n = len(self.warnings)
+        return self._summary() + (f"; {n} warning{'s' if n != 1 else ''}" if n else "")
+
+    def _summary(self) -> str:
         shards = f", {self.shards} shard indexes" if self.shards else ""
         what = f"{self.arrays} array{'s' if self.arrays != 1 else ''}, {self.chunks} chunks{shards}"
         if self.ok:
@@ -118,7 +132,7 @@ class VerifyReport:
         return f"DAMAGED: {len(self.damaged)} damaged object{'s' if len(self.damaged) != 1 else ''}; checked {what}"
 
     def __str__(self) -> str:
-        return "\n".join([*(f"damaged: {d}" for d in self.damaged), self.summary()])
+        return "\n".join([*(f"warning: {w}" for w in self.warnings), *(f"damaged: {d}" for d in self.damaged), self.summary()])
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (what ``exzarr verify --json`` prints).
@@ -183,6 +197,19 @@ def verify(node: Array | Group, *, max_concurrency: int | None = None, progress:
     >>> report = exzarr.verify(g)
     >>> report.ok, [d.key for d in report.damaged]
     (False, ['x/c/0/1'])
+
+    Keys no read can reach are warnings (``report.ok`` stays true when nothing else is wrong):
+
+    >>> g.store.delete("x/c/0/1")
+    >>> g.store.set("x/c/7/0", b"left behind")
+    >>> g.store.set("old/c/0", b"an array whose metadata is gone")
+    >>> report = exzarr.verify(g)
+    >>> report.ok
+    True
+    >>> for w in report.warnings:
+    ...     print(w)
+    orphaned data without metadata: 'old/' holds keys but no zarr.json (a deleted array or group?); not checked
+    /x: 1 stored key outside the chunk grid (2, 2) (never read; left behind when the array shrank?): 'x/c/7/0'
     """
     if not isinstance(node, (Array, Group)):
         raise TypeError(f"verify: expected an exzarr Array or Group, got {type(node).__name__}")
@@ -204,10 +231,12 @@ def verify(node: Array | Group, *, max_concurrency: int | None = None, progress:
     shards: list[tuple[Array, ShardingCodec, Index]] = []
     for a in arrays:
         try:
-            objects = sorted(_stored_objects(a))
+            found, stray = _stored_objects(a)
+            objects = sorted(found)
         except Exception as exc:  # a listing that fails (a store error) is damage of the whole array
             damaged(Damage(a.name, _prefix(a) or "/", f"cannot list the stored chunks: {_reason(exc)}", part="metadata"))
             continue
+        report.warnings.extend(_stray_warnings(a, stray))
         sharding = _sharding(a)
         if sharding is None:
             chunks.extend((a, idx) for idx in objects)
@@ -294,13 +323,14 @@ def _arrays(node: Array | Group, report: VerifyReport, damaged: Callable[[Damage
         return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConsolidatedMetadataWarning)
+        names: list[str] | None
         try:
             names = node.keys()
         except Exception as exc:
             damaged(Damage(node.name, _prefix(node) or "/", f"cannot list the members: {_reason(exc)}", part="metadata"))
-            names = []
+            names = None
         children: list[Array | Group] = []
-        for name in names:
+        for name in names or ():
             try:
                 child = node.get(name)
             except Exception as exc:
@@ -310,6 +340,11 @@ def _arrays(node: Array | Group, report: VerifyReport, damaged: Callable[[Damage
             if child is not None:
                 children.append(child)
     report.warnings.extend(str(w.message) for w in caught if issubclass(w.category, ConsolidatedMetadataWarning))
+    try:
+        if names is not None:  # (a listing that failed is reported already)
+            report.warnings.extend(_orphans(node, names))
+    except Exception as exc:
+        damaged(Damage(node.name, _prefix(node) or "/", f"cannot list the members: {_reason(exc)}", part="metadata"))
     for child in children:
         yield from _arrays(child, report, damaged)
 
@@ -325,20 +360,80 @@ def _sharding(a: Array) -> ShardingCodec | None:
     return codec if isinstance(codec, ShardingCodec) else None
 
 
-def _stored_objects(a: Array) -> Iterator[Index]:
-    """Grid indices of the stored chunk objects (shards when sharded) inside the shape."""
+def _grid(a: Array) -> Index:
+    """The grid of the stored objects: chunks, or shards when sharded."""
     unit = a.shards if a.shards is not None else a.chunks
-    grid = tuple(math.ceil(s / u) for s, u in zip(a.shape, unit, strict=True))
-    if not a.ndim:
-        if a.store.exists(a.chunk_key(())):
-            yield ()
-        return
+    return tuple(math.ceil(s / u) for s, u in zip(a.shape, unit, strict=True))
+
+
+def _stored_objects(a: Array) -> tuple[list[Index], dict[str, list[str]]]:
+    """Grid indices of the stored chunk objects (shards when sharded) inside the shape, and the
+    other keys under the array's prefix (not metadata) by kind: ``"outside"`` the grid,
+    ``"ndim"`` (the wrong number of dimensions) and ``"unparseable"``. One listing of the prefix."""
+    grid = _grid(a)
     prefix = _prefix(a)
     enc = a.metadata.key_encoding
+    found: list[Index] = []
+    stray: dict[str, list[str]] = {"outside": [], "ndim": [], "unparseable": []}
     for key in a.store.list_prefix(prefix):
-        coords = enc.decode(key[len(prefix) :])
-        if coords is not None and len(coords) == a.ndim and all(c < g for c, g in zip(coords, grid, strict=True)):
-            yield coords
+        rest = key[len(prefix) :]
+        if rest in METADATA_KEYS or (rest.startswith(".") and "/" not in rest):  # metadata, .DS_Store and the like
+            continue
+        try:
+            coords = enc.decode(rest)
+        except ValueError:  # digits int() refuses ("²")
+            coords = None
+        if a.ndim == 0 and rest == enc.encode(()):  # the v2 encoding spells the 0-d key "0"
+            coords = ()
+        if coords is None or (len(coords) == a.ndim and rest != enc.encode(coords)):  # "c/01": not the chunk's key
+            stray["unparseable"].append(key)
+        elif len(coords) != a.ndim:
+            stray["ndim"].append(key)
+        elif any(c >= g for c, g in zip(coords, grid, strict=True)):
+            stray["outside"].append(key)
+        else:
+            found.append(coords)
+    return found, stray
+
+
+def _stray_warnings(a: Array, stray: dict[str, list[str]], examples: int = 3) -> list[str]:
+    """One warning per kind of stray key of ``a`` (a count and a few keys, not one line per key:
+    a shrunk array can leave millions behind)."""
+    what = "shard" if a.shards is not None else "chunk"
+    why = {
+        "outside": f"outside the {what} grid {_grid(a)} (never read; left behind when the array shrank?)",
+        "ndim": f"with the wrong number of dimensions for a {a.ndim}-d array (never read)",
+        "unparseable": f"that are not {what} keys of this array (never read)",
+    }
+    out = []
+    for kind, keys in stray.items():
+        if keys:
+            keys = sorted(keys)
+            shown = ", ".join(repr(k) for k in keys[:examples]) + (", ..." if len(keys) > examples else "")
+            out.append(f"{a.name}: {len(keys)} stored key{'s' if len(keys) != 1 else ''} {why[kind]}: {shown}")
+    return out
+
+
+def _orphans(g: Group, members: list[str]) -> list[str]:
+    """Warnings for the children of group ``g`` in the store that hold keys but are no node: no
+    metadata (an array or group whose metadata was deleted; its chunks cannot be checked)."""
+    known = set(members)
+    meta = ("zarr.json",) if g.zarr_format == 3 else (".zarray", ".zgroup")
+    out = []
+    for name in sorted(g.store.list_dir(g.path)):
+        if name in known or name in METADATA_KEYS or name == ".zmetadata" or name.startswith("."):
+            continue
+        path = _prefix(g) + name
+        if any(g.store.exists(f"{path}/{k}") for k in meta):  # a node left out of consolidated metadata
+            continue
+        if g.store.exists(path):
+            out.append(f"orphaned data without metadata: key {path!r} in group {g.name!r} is not a node")
+        else:
+            out.append(
+                f"orphaned data without metadata: '{path}/' holds keys but no {' or '.join(meta)}"
+                " (a deleted array or group?); not checked"
+            )
+    return out
 
 
 def _inner_chunks(a: Array, sh: ShardingCodec, key: str) -> list[Index]:

@@ -208,6 +208,86 @@ def test_verify_reports_a_child_with_broken_metadata(tree):
     assert "checked 1 array" in r.stdout  # the sharded array was still checked
 
 
+def test_verify_warns_about_orphaned_data_and_stray_chunk_keys(tree):
+    """Data no read can reach is a warning, printed on stdout (exit code 0), and in --json: a
+    child whose zarr.json was deleted while its chunks remain, and keys inside an array that are
+    not chunk keys of its 10x10 grid (outside it, unparseable, the wrong number of dimensions)."""
+    root, *_ = tree
+    (root / "sharded" / "zarr.json").unlink()  # 8 shards stay behind
+    temp = root / "climate" / "temperature"
+    for key in ("c/10/0", "c/0/99", "c/zz/0", "c/9/9/0", "c/01/0"):
+        (temp / key).parent.mkdir(parents=True, exist_ok=True)
+        (temp / key).write_bytes(b"stray")
+    r = invoke("verify", root)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[:4] == [
+        "warning: orphaned data without metadata: 'sharded/' holds keys but no zarr.json (a deleted array or group?);"
+        " not checked",
+        "warning: /climate/temperature: 2 stored keys outside the chunk grid (10, 10) (never read; left behind when the"
+        " array shrank?): 'climate/temperature/c/0/99', 'climate/temperature/c/10/0'",
+        "warning: /climate/temperature: 1 stored key with the wrong number of dimensions for a 2-d array (never read):"
+        " 'climate/temperature/c/9/9/0'",
+        "warning: /climate/temperature: 2 stored keys that are not chunk keys of this array (never read):"
+        " 'climate/temperature/c/01/0', 'climate/temperature/c/zz/0'",
+    ]
+    assert len(lines) == 5 and lines[4].startswith("OK: checked 1 array, 50 chunks: no damage")
+    assert lines[4].endswith("; 4 warnings")
+    assert r.stderr == ""
+    doc = json.loads(invoke("verify", root, "--json").stdout)
+    assert doc["ok"] and doc["arrays"] == 1 and len(doc["warnings"]) == 4
+    assert doc["warnings"][0].startswith("orphaned data without metadata: 'sharded/'")
+    rep = exzarr.verify(exzarr.open_group(root))  # the Python API says the same
+    assert rep.ok and rep.warnings == doc["warnings"] and str(rep).splitlines()[0].startswith("warning: orphaned data")
+
+
+def test_verify_warns_about_chunks_a_shrink_left_behind_and_v2_orphans(tmp_path):
+    """zarr-python can leave the chunks beyond a shrunk shape in the store: a warning, not damage.
+    In a v2 group, an array whose .zarray is gone is orphaned data; 0-d arrays have no stray key."""
+    import asyncio
+
+    async def shrink() -> None:
+        z = await zarr.api.asynchronous.create_array(str(tmp_path / "a.zarr"), shape=(50,), chunks=(10,), dtype="i4")
+        await z.setitem(slice(None), 1)
+        await z.resize((20,), delete_outside_chunks=False)
+
+    asyncio.run(shrink())
+    assert (tmp_path / "a.zarr" / "c" / "4").exists()  # still there
+    r = invoke("verify", tmp_path / "a.zarr")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0] == (
+        "warning: /: 3 stored keys outside the chunk grid (2,) (never read; left behind when the array shrank?):"
+        " 'c/2', 'c/3', 'c/4'"
+    )
+    g = exzarr.create_group(tmp_path / "v2.zarr", zarr_format=2)
+    for name in ("x", "y", "scalar"):
+        a = g.create_array(name, shape=() if name == "scalar" else (4,), chunks=() if name == "scalar" else (2,), dtype="u1")
+        a[...] = 3
+    (tmp_path / "v2.zarr" / "y" / ".zarray").unlink()
+    (tmp_path / "v2.zarr" / "x" / "7").write_bytes(b"?")
+    rep = exzarr.verify(exzarr.open_group(tmp_path / "v2.zarr"))
+    assert rep.ok and rep.arrays == 2 and rep.chunks == 3
+    assert rep.warnings == [
+        "orphaned data without metadata: 'y/' holds keys but no .zarray or .zgroup (a deleted array or group?); not checked",
+        "/x: 1 stored key outside the chunk grid (2,) (never read; left behind when the array shrank?): 'x/7'",
+    ]
+
+
+def test_copy_onto_or_into_the_source_names_what_was_typed(tree):
+    """The library names the nodes by their location and store (once '/' and '/' for two roots):
+    the CLI names the SRC and DST given on the command line, one line, no store reprs."""
+    root, *_ = tree
+    cases = [(root, root), (root, root / "climate" / "c"), (root / "sharded", root / "sharded" / "x"), (root / "climate", root)]
+    for src, dst in cases:
+        r = invoke("copy", src, dst, "--overwrite")
+        assert r.exit_code == 1
+        assert r.stderr == (
+            f"exzarr: error: copy: the destination {str(dst)!r} overlaps the source {str(src)!r} (the same location, or one"
+            " inside the other): copy to a location outside the source\n"
+        )
+    assert exzarr.verify(exzarr.open_group(root)).ok  # nothing was touched
+
+
 # ----------------------------------------------------------------------------- errors, options, misc
 
 

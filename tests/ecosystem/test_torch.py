@@ -52,6 +52,22 @@ def test_every_row_exactly_once(arrays, num_workers):
         assert rows(loader) == first  # same seed and epoch: same order
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_set_epoch_reaches_persistent_workers(arrays, start_method):
+    """Persistent workers keep their copy of the dataset across epochs: set_epoch in the main
+    process must still change their order (the epoch is shared memory, passed at worker start)."""
+    ds = BatchDataset(arrays, batch_size=16, shuffle=True, seed=5)
+    loader = DataLoader(ds, batch_size=None, num_workers=2, persistent_workers=True, multiprocessing_context=start_method)
+    first = rows(loader)
+    ds.set_epoch(1)
+    second = rows(loader)
+    ds.set_epoch(0)
+    third = rows(loader)
+    assert sorted(first) == sorted(second) == list(range(N))  # every row exactly once per epoch
+    assert second != first  # the workers saw epoch 1
+    assert third == first  # and epoch 0 again: the same order
+
+
 def test_workers_share_the_blocks_without_shuffle(arrays):
     loader = DataLoader(BatchDataset(arrays, batch_size=50, drop_remainder=False), batch_size=None, num_workers=2)
     got = rows(loader)
@@ -84,3 +100,8 @@ def test_pickled_dataset_keeps_its_seed(arrays):
     ds = BatchDataset(arrays, batch_size=32, shuffle=True)  # seed=None: drawn once, so workers agree
     clone = pickle.loads(pickle.dumps(ds))
     assert [yb.tolist() for _, yb in clone] == [yb.tolist() for _, yb in ds]
+    ds.set_epoch(3)  # a plain pickle carries the epoch number (the shared value only travels to workers)
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone.epoch == 3 and [yb.tolist() for _, yb in clone] == [yb.tolist() for _, yb in ds]
+    clone.set_epoch(4)  # the copy has its own epoch
+    assert (clone.epoch, ds.epoch) == (4, 3)
