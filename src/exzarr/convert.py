@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ from .engine.executor import resolve_concurrency, run_tasks
 from .engine.progress import ProgressArg, concurrency_arg, make_progress
 from .errors import MetadataError
 from .group import Group
-from .metadata.model import ArrayMetadata
+from .metadata.model import ArrayMetadata, GroupMetadata
 from .nodes import check_mode, resolve_array, resolve_group
 from .storage.base import Store
 from .storage.url import make_store
@@ -71,6 +72,18 @@ def copy(
     ``executor=`` (a ``concurrent.futures`` pool or a ``distributed.Client``) runs the copy jobs on its
     workers (the destination must then be reachable from them: not an in-process memory store).
 
+    For a group, a ``chunks``/``shards`` tuple applies to every array, which must then all have its
+    rank; a dict ``{array path: chunks}`` (paths relative to the group, e.g. ``"climate/temp"``)
+    rechunks the arrays it names and keeps the others as they are.
+
+    Every target array's metadata is built and checked for the whole tree before anything is
+    written (ranks, codecs, a chunk or shard whose decoded size exceeds
+    ``exzarr.config.max_chunk_bytes``...). Nodes are then created metadata first (``mode="w-"``
+    claims each path with a conditional put, so a concurrent creator is never overwritten) and the
+    data copied; if that fails midway (a store error...), every node this call created is removed
+    again, so no array that looks complete is left without its data. With ``mode="w"`` what was
+    at ``dst`` is gone once the copy starts writing.
+
     >>> import exzarr, numpy as np
     >>> a = exzarr.save("memory://doc-copy-src", np.arange(12).reshape(3, 4), zarr_format=2)
     >>> b = exzarr.copy(a, "memory://doc-copy-dst", zarr_format=3, chunks=(2, 2))
@@ -87,17 +100,21 @@ def copy(
         from .dask import check_destination
 
         check_destination(executor, store)  # before anything is written
-    if _overlaps(node.store.location(node.path), store.location(path)):
-        raise ValueError(f"copy: the destination {'/' + path!r} overlaps the source {node.name!r} in {store!r}")
+    src_loc, dst_loc = node.store.location(node.path), store.location(path)
+    if _overlaps(src_loc, dst_loc):
+        raise ValueError(_overlap_message(node, src_loc, store, path, dst_loc))
     if isinstance(dst, Store):
         path = ""
     opts = dict(zarr_format=zarr_format, compressor=compressor, chunks=chunks, shards=shards, mode=mode)
-    jobs: list[Callable[[], None]] = []
-    if isinstance(node, Array):
-        out = _plan_array(node, store, path, opts, jobs)
-    else:
-        out = _plan_group(node, store, path, opts, jobs)
-    _run_jobs(jobs, progress, progress_callback, max_concurrency, node, executor, store)
+    plan = _plan(node, path, opts)  # every node's target metadata, checked before anything is written
+    created: list[tuple[str, ArrayMetadata | GroupMetadata]] = []
+    try:
+        jobs: list[Callable[[], None]] = []
+        out = _create(plan, store, mode, jobs, created)
+        _run_jobs(jobs, progress, progress_callback, max_concurrency, node, executor, store)
+    except BaseException as exc:
+        _remove_created(store, created, exc)
+        raise
     return out
 
 
@@ -106,17 +123,136 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or b.startswith(a.rstrip("/") + "/") or a.startswith(b.rstrip("/") + "/")
 
 
-def _plan_group(g: Group, store: Store, path: str, opts: dict[str, Any], jobs: list) -> Group:
-    fmt = opts["zarr_format"] or g.zarr_format
-    meta, _ = resolve_group(store, path, opts["mode"], zarr_format=fmt, attributes=dict(g.attrs))
-    out = Group(store, path, meta)
-    for name, child in g.members():
-        child_path = f"{path}/{name}" if path else name
-        if isinstance(child, Array):
-            _plan_array(child, store, child_path, opts, jobs)
+def _overlap_message(node: Array | Group, src_loc: str, store: Store, path: str, dst_loc: str) -> str:
+    """Names both sides by location and store: node paths alone ('/' and '/') tell nothing."""
+    if src_loc == dst_loc:
+        how = "they are the same location"
+    elif dst_loc.startswith(src_loc.rstrip("/") + "/"):
+        how = "the destination lies inside the source"
+    else:
+        how = "the destination contains the source"
+    kind = "array" if isinstance(node, Array) else "group"
+    return (
+        f"copy: the destination {dst_loc!r} (node {'/' + path!r} of {store!r}) overlaps the source {src_loc!r} "
+        f"({kind} {node.name!r} of {node.store!r}): {how}; copy to a location outside the source"
+    )
+
+
+# one node of the copy: (source, destination path, target metadata)
+_Planned = tuple[Array | Group, str, ArrayMetadata | GroupMetadata]
+
+
+def _plan(node: Array | Group, path: str, opts: dict[str, Any]) -> list[_Planned]:
+    """The nodes to create, parents first, with their target metadata: all built (and so checked)
+    before anything is written. A dict ``chunks``/``shards`` must name arrays of the tree."""
+    plan: list[_Planned] = []
+    arrays: list[str] = []
+    for what in ("chunks", "shards"):
+        if isinstance(opts[what], dict) and isinstance(node, Array):
+            raise TypeError(f"copy: {what} as a dict {{array path: {what}}} is for copying a group; give a tuple for one array")
+    _plan_node(node, path, "", opts, plan, arrays)
+    for what in ("chunks", "shards"):
+        if isinstance(opts[what], dict):
+            unknown = sorted(set(map(_rel_key, opts[what])) - set(arrays))
+            if unknown:
+                raise ValueError(f"copy: {what} names {unknown}, not arrays of the source group (its arrays: {sorted(arrays)})")
+    return plan
+
+
+def _plan_node(node: Array | Group, path: str, rel: str, opts: dict[str, Any], plan: list[_Planned], arrays: list[str]) -> None:
+    if isinstance(node, Array):
+        arrays.append(rel)
+        meta: ArrayMetadata | GroupMetadata = _checked_target(node, rel, opts)
+    else:
+        meta = md.build_group_metadata(opts["zarr_format"] or node.zarr_format, dict(node.attrs))
+    md.encode_metadata(path, meta)  # attributes JSON cannot hold fail now, not halfway through the tree
+    plan.append((node, path, meta))
+    if isinstance(node, Array):
+        return
+    for name, child in node.members():
+        _plan_node(child, f"{path}/{name}" if path else name, f"{rel}/{name}" if rel else name, opts, plan, arrays)
+
+
+def _rel_key(key: Any) -> str:
+    return "/".join(p for p in str(key).split("/") if p)
+
+
+def _option_for(src: Array, rel: str, opts: dict[str, Any], what: str, keep: Any) -> Any:
+    """``chunks``/``shards`` for the array at ``rel``: its entry of a dict (``keep`` when it has
+    none), else the value given, whose rank must be the array's."""
+    value = opts[what]
+    if isinstance(value, dict):
+        entries = {_rel_key(k): v for k, v in value.items()}
+        return entries.get(rel, keep)
+    if isinstance(value, (tuple, list)) and len(value) != src.ndim:
+        hint = f"; pass {what} as a dict {{array path: {what}}} to rechunk arrays of different ranks" if rel else ""
+        raise MetadataError(
+            f"copy: {what}={tuple(value)} has {len(value)} dimensions but array {src.name!r} has {src.ndim} "
+            f"(shape {src.shape}){hint}"
+        )
+    return value
+
+
+def _checked_target(src: Array, rel: str, opts: dict[str, Any]) -> ArrayMetadata:
+    """The target metadata of ``src``, refused with an error naming it when it cannot be built or
+    one stored object of it would decode to more than ``exzarr.config.max_chunk_bytes``."""
+    own = dict(opts, chunks=_option_for(src, rel, opts, "chunks", None), shards=_option_for(src, rel, opts, "shards", KEEP))
+    try:
+        target = _target_metadata(src, own)
+    except MetadataError as exc:
+        raise MetadataError(f"copy: array {src.name!r}: {exc}") from exc
+    if target is not src.metadata:
+        from .config import config
+
+        nd = target.dtype.numpy
+        n = max(1, nd.itemsize) * math.prod(target.chunks)  # target.chunks: the shards when sharded
+        if n > config.max_chunk_bytes:
+            one = "shard" if isinstance(target.pipeline.array_bytes_codec, ShardingCodec) else "chunk"
+            raise MetadataError(
+                f"copy: array {src.name!r}: one {one} of {target.chunks} would hold {n:,} bytes decoded, over "
+                f"exzarr.config.max_chunk_bytes ({config.max_chunk_bytes:,}); choose smaller chunks/shards or raise the setting"
+            )
+    return target
+
+
+def _create(plan: list[_Planned], store: Store, mode: str, jobs: list, created: list) -> Array | Group:
+    """Create the planned nodes (recording each in ``created`` as soon as it is written) and queue
+    their copy jobs; returns the top node."""
+    out: list[Array | Group] = []
+    for src, path, target in plan:
+        if isinstance(target, GroupMetadata):
+            meta, _ = resolve_group(store, path, mode, zarr_format=target.zarr_format, attributes=dict(target.attributes))
+            created.append((path, meta))
+            out.append(Group(store, path, meta))
         else:
-            _plan_group(child, store, child_path, opts, jobs)
-    return out
+            assert isinstance(src, Array)
+            ameta, _ = resolve_array(store, path, mode, array=target)
+            created.append((path, ameta))
+            out.append(_plan_array(src, store, path, ameta, jobs))
+    return out[0]
+
+
+def _remove_created(store: Store, created: list[tuple[str, ArrayMetadata | GroupMetadata]], exc: BaseException) -> None:
+    """Undo a failed copy: delete each array this call created (metadata and the chunks written)
+    and the metadata documents of each group it created, children first. What is under a group
+    and was not created here is left alone."""
+    try:
+        for path, meta in reversed(created):
+            if isinstance(meta, ArrayMetadata) and path:
+                store.delete_prefix(path)
+            elif isinstance(meta, ArrayMetadata):  # at a store's root: only this array's keys, never other nodes
+                enc, ndim = meta.key_encoding, len(meta.shape)
+                for key in list(store.list()):
+                    idx = enc.decode(key) if "zarr.json" not in key else None
+                    if idx is not None and len(idx) == ndim:
+                        store.delete(key)
+                for key in md.documents(meta):
+                    store.delete(key)
+            else:
+                for key in md.documents(meta):
+                    store.delete(md.join(path, key))
+    except Exception as cleanup:
+        exc.add_note(f"copy: removing the partial copy failed too ({type(cleanup).__name__}: {cleanup}); remove it by hand")
 
 
 def _target_metadata(src: Array, opts: dict[str, Any]) -> ArrayMetadata:
@@ -226,10 +362,9 @@ def _norm(cfg: dict[str, Any]) -> str:
     return json_key(cfg)
 
 
-def _plan_array(src: Array, store: Store, path: str, opts: dict[str, Any], jobs: list) -> Array:
-    target = _target_metadata(src, opts)
-    meta, _ = resolve_array(store, path, opts["mode"], array=target)
-    dst = Array(store, path, meta)
+def _plan_array(src: Array, store: Store, path: str, target: ArrayMetadata, jobs: list) -> Array:
+    """Queue the jobs copying ``src`` into the array just created at ``path`` with ``target``."""
+    dst = Array(store, path, target)
     src_io = ChunkEngine(EngineSpec.from_metadata(src.store, src.path, src.metadata, read_only=True))
     sig_src, sig_dst = _signature(src.metadata), _signature(target)
     if sig_src is not None and sig_src == sig_dst:

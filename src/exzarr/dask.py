@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from .engine.progress import Progress, ProgressArg, make_progress
-from .errors import CastError, ReadOnlyError, ShapeMismatchError
+from .errors import CallbackError, CastError, ReadOnlyError, ShapeMismatchError
 
 __all__ = [
     "aligned_chunks",
+    "check_dask_source",
     "check_destination",
     "executor_chunk_map",
     "require_dask",
@@ -131,6 +132,38 @@ def _check_castable(name: str, src: np.dtype, dst: np.dtype) -> None:
         raise CastError(f"array {name!r}: cannot store a dask array of dtype {src} into dtype {dst}")
 
 
+def check_dask_source(name: str, x: Any, shape: tuple[int, ...], dtype: np.dtype, store: Any, *, scheduler: Any = None) -> None:
+    """Refuse the Dask array ``x`` for an array ``name`` of ``shape`` and ``dtype`` in ``store`` when
+    :func:`store_dask` would: unknown chunk sizes, another shape, a dtype that does not cast
+    (``same_kind``: float -> int is refused), or a scheduler whose workers cannot reach an in-process
+    memory store. Needs no array, so :func:`exzarr.from_dask` checks before it creates (or replaces)
+    anything. Values are not read: a vlen string array can still refuse one element when written.
+
+    >>> import dask.array as da, numpy as np
+    >>> from exzarr.storage import MemoryStore
+    >>> check_dask_source("/a", da.zeros(4, dtype="f8", chunks=2), (4,), np.dtype("i4"), MemoryStore())
+    Traceback (most recent call last):
+    ...
+    exzarr.errors.CastError: array '/a': cannot store a dask array of dtype float64 into dtype int32
+    """
+    import dask
+
+    if any(isinstance(s, float) and np.isnan(s) for s in x.shape):
+        raise ShapeMismatchError(
+            f"array {name!r}: the dask array has unknown chunk sizes {x.shape}; call x.compute_chunk_sizes() first"
+        )
+    if tuple(x.shape) != tuple(shape):
+        raise ShapeMismatchError(f"array {name!r}: cannot store a dask array of shape {x.shape} into shape {tuple(shape)}")
+    _check_castable(name, np.dtype(x.dtype), np.dtype(dtype))
+    get = dask.base.get_scheduler(scheduler=scheduler, collections=[x])
+    local = get in (dask.threaded.get, dask.local.get_sync) or get is None
+    if not local and _memory_backed(store):
+        raise ValueError(
+            f"array {name!r} lives in an in-process memory store: workers of another process would write into "
+            "copies of it; use a local, SQLite or cloud store, or the threaded scheduler"
+        )
+
+
 def store_dask(array: Any, x: Any, *, scheduler: Any = None) -> Any:
     """Write the Dask array ``x`` into ``array`` in parallel, under the current (or the given)
     Dask scheduler, a ``distributed.Client`` included; returns ``array``.
@@ -146,26 +179,11 @@ def store_dask(array: Any, x: Any, *, scheduler: Any = None) -> Any:
     190
     """
     da = require_dask("store_dask")
-    import dask
-
     if not isinstance(x, da.Array):
         raise TypeError(f"array {array.name!r}: store_dask needs a dask.array.Array, got {type(x).__name__}")
     if array.read_only:
         raise ReadOnlyError(f"array {array.name!r} is read-only: open it with mode='r+' or 'a' to store a dask array")
-    if any(isinstance(s, float) and np.isnan(s) for s in x.shape):
-        raise ShapeMismatchError(
-            f"array {array.name!r}: the dask array has unknown chunk sizes {x.shape}; call x.compute_chunk_sizes() first"
-        )
-    if tuple(x.shape) != tuple(array.shape):
-        raise ShapeMismatchError(f"array {array.name!r}: cannot store a dask array of shape {x.shape} into shape {array.shape}")
-    _check_castable(array.name, np.dtype(x.dtype), np.dtype(array.dtype))
-    get = dask.base.get_scheduler(scheduler=scheduler, collections=[x])
-    local = get in (dask.threaded.get, dask.local.get_sync) or get is None
-    if not local and _memory_backed(array.store):
-        raise ValueError(
-            f"array {array.name!r} lives in an in-process memory store: workers of another process would write into "
-            "copies of it; use a local, SQLite or cloud store, or the threaded scheduler"
-        )
+    check_dask_source(array.name, x, tuple(array.shape), np.dtype(array.dtype), array.store, scheduler=scheduler)
     target = aligned_chunks(x.chunks, write_units(array), array.shape) if array.ndim else None
     if target is not None:
         x = x.rechunk(target)
@@ -220,10 +238,13 @@ def _imap(
     ordered: bool,
     timeout: float | None,
     on_timeout: Callable[[Any], BaseException],
+    drain: bool = False,
 ) -> Iterator[tuple[Any, BaseException | None, Any]]:
     """Submit ``fn(*args, item)`` per item with at most ``window`` in flight; yield
     ``(item, exception or None, result)`` in input order (``ordered``) or as they finish.
-    Closing the iterator cancels what is still in flight."""
+    Closing the iterator cancels what is still in flight; with ``drain``, it also waits for the
+    calls already running on a ``concurrent.futures`` pool (a cluster's cannot be waited for once
+    cancelled), so nothing they write lands after the caller cleaned up."""
     done_q: queue.SimpleQueue[Any] = queue.SimpleQueue()
     pending: deque[tuple[Any, Any]] = deque()
     distributed = _is_distributed(executor)
@@ -272,6 +293,10 @@ def _imap(
     finally:
         for _, f in pending:
             f.cancel()
+        if drain and not distributed:
+            for _, f in pending:
+                if not f.cancelled():
+                    f.exception()  # waits for the running call; its error is not the one raised
 
 
 def _share(executor: Any, array: Any) -> Any:
@@ -281,14 +306,43 @@ def _share(executor: Any, array: Any) -> Any:
     return array
 
 
-def _map_one(array: Any, fn: Callable[[tuple[ChunkIndex, np.ndarray]], Any], idx: ChunkIndex) -> Any:
-    """One chunk of :func:`executor_chunk_map`, run on a worker."""
+def _map_note(array: Any, idx: ChunkIndex) -> str:
+    """The note an error of ``fn`` carries, as on the local thread path (``engine.streaming``)."""
+    return f"while mapping chunk {idx} (key {array.chunk_key(idx)!r}) of array {array.name!r}"
+
+
+def _map_one(array: Any, fn: Callable[[tuple[ChunkIndex, np.ndarray]], Any], pickled: bool, idx: ChunkIndex) -> Any:
+    """One chunk of :func:`executor_chunk_map`, run on a worker. ``pickled``: the error goes back
+    through :mod:`pickle` (a process pool), which an exception that cannot be rebuilt would break."""
     data = array.blocks[idx] if idx else np.asarray(array[...])
     try:
         return fn((idx, data))
     except Exception as exc:
-        exc.add_note(f"while mapping chunk {idx} (key {array.chunk_key(idx)!r}) of array {array.name!r}")
-        raise
+        exc.add_note(_map_note(array, idx))
+        why = _unsendable(exc) if pickled else None
+        if why is None:
+            raise
+        failure = CallbackError(f"fn raised {type(exc).__name__}: {exc}, which cannot be sent back from a worker process: {why}")
+    failure.add_note(_map_note(array, idx))
+    raise failure  # outside the except block: no __context__ holding what cannot be pickled
+
+
+def _unsendable(exc: BaseException) -> str | None:
+    """Why ``exc`` cannot make the trip through :mod:`pickle`, or ``None`` when it can."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception as why:
+        return f"{type(why).__name__}: {why}"
+    return None
+
+
+def _with_map_note(array: Any, idx: ChunkIndex, exc: BaseException) -> BaseException:
+    """``exc`` with the chunk note, which the trip back from a worker can lose (an exception whose
+    ``__reduce__`` drops its ``__dict__``, or one ``distributed`` could not pickle and replaced)."""
+    note = _map_note(array, idx)
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
+    return exc
 
 
 def _chunk_indices(array: Any, include_missing: bool, filt: Callable[[ChunkIndex], bool] | None) -> list[ChunkIndex]:
@@ -364,23 +418,29 @@ def _executor_map(
     bar: Progress | None,
 ) -> Iterator[Any]:
     total = len(indices)
+    timeouts: list[BaseException] = []  # made here, already naming the chunk
 
     def on_timeout(idx: ChunkIndex) -> TimeoutError:
-        return TimeoutError(
+        err = TimeoutError(
             f"array {array.name!r}: chunk {idx} (key {array.chunk_key(idx)!r}) did not finish within {timeout:g} s"
         )
+        timeouts.append(err)
+        return err
 
     try:
         if not indices:
             return
         shared = _share(executor, array)
         window = max_concurrency or _default_window(executor)
-        for _idx, exc, result in _imap(
-            executor, _map_one, indices, (shared, fn), window=window, ordered=ordered, timeout=timeout, on_timeout=on_timeout
+        args = (shared, fn, isinstance(executor, ProcessPoolExecutor))
+        for idx, exc, result in _imap(
+            executor, _map_one, indices, args, window=window, ordered=ordered, timeout=timeout, on_timeout=on_timeout
         ):
             if bar is not None:
                 bar.step(total)
             if exc is not None:
+                if not any(exc is t for t in timeouts):
+                    exc = _with_map_note(array, idx, exc)
                 if not return_exceptions:
                     raise exc
                 yield exc
@@ -421,7 +481,8 @@ def run_on_executor(
     destination: Any = None,
 ) -> None:
     """Run each of ``jobs`` (picklable callables without arguments, for process and cluster
-    executors) on ``executor``; stop submitting and re-raise at the first failure. ``destination``,
+    executors) on ``executor``; stop submitting and re-raise at the first failure, once the jobs
+    already running on a ``concurrent.futures`` pool have finished. ``destination``,
     the store the jobs write to, must be reachable from the workers (not an in-process memory
     store, unless the executor is a thread pool).
 
@@ -440,8 +501,12 @@ def run_on_executor(
     def on_timeout(job: Any) -> TimeoutError:  # pragma: no cover - no timeout is given
         return TimeoutError(f"{job!r} timed out")
 
-    for _job, exc, _ in _imap(executor, _call, jobs, (), window=window, ordered=False, timeout=None, on_timeout=on_timeout):
-        if exc is not None:
-            raise exc
-        if progress is not None:
-            progress.step(len(jobs))
+    results = _imap(executor, _call, jobs, (), window=window, ordered=False, timeout=None, on_timeout=on_timeout, drain=True)
+    try:
+        for _job, exc, _ in results:
+            if exc is not None:
+                raise exc
+            if progress is not None:
+                progress.step(len(jobs))
+    finally:
+        results.close()  # now, not when the traceback is freed: cancel the rest, wait for the running ones

@@ -10,8 +10,10 @@ from typing import Any
 
 from . import api
 from .array import Array
-from .dask import require_dask, store_dask
+from .dask import check_dask_source, require_dask, store_dask
 from .errors import ShapeMismatchError
+from .nodes import SPEC_FIELDS, ArraySpec, check_mode, normalize_path
+from .storage.url import make_store
 
 __all__ = ["from_dask"]
 
@@ -25,6 +27,11 @@ def from_dask(x: Any, path: Any = None, *, chunks: Any = None, scheduler: Any = 
     (``mode``, ``zarr_format``, ``compressor``, ``shards``, ``storage_options``, ``dtype``...).
     Blocks of ``x`` that do not line up with the chunks (shards when sharded) are rechunked to
     multiples of them before writing, so no two tasks write one stored object.
+
+    Everything that can be checked without computing ``x`` is checked before anything at ``path``
+    is created or replaced (``mode="w"``): the new metadata (shape, chunks, codecs...), that
+    ``x.dtype`` casts to ``dtype`` (``same_kind``: float into int is refused), and that the
+    scheduler's workers can reach the store.
 
     >>> import exzarr, dask.array as da
     >>> a = exzarr.from_dask(da.ones((30, 4), chunks=(7, 4)), "memory://doc-from-dask", chunks=(10, 4))
@@ -44,5 +51,15 @@ def from_dask(x: Any, path: Any = None, *, chunks: Any = None, scheduler: Any = 
     create_kwargs.setdefault("dtype", x.dtype)
     if chunks is None:
         chunks = tuple(max(1, int(c)) for c in x.chunksize)
-    a = api.create(path, shape=x.shape, chunks=chunks, **create_kwargs)
+    mode = check_mode(create_kwargs.pop("mode", "w-"))
+    if mode in ("r", "r+"):
+        raise ValueError(f"from_dask needs a writable mode ('w-', 'w' or 'a'), got {mode!r}")
+    # resolve the store once, and check all that can be checked before create replaces anything
+    storage, options = create_kwargs.pop("storage", None), create_kwargs.pop("storage_options", None)
+    store, base = make_store(path, storage=storage, storage_options=options, mode=mode)
+    node = "/".join(p for p in (base, normalize_path(create_kwargs.pop("node", None) or "")) if p)
+    spec = ArraySpec(shape=tuple(x.shape), chunks=chunks, **{k: v for k, v in create_kwargs.items() if k in SPEC_FIELDS})
+    meta = spec.build()
+    check_dask_source("/" + node, x, meta.shape, meta.dtype.numpy, store, scheduler=scheduler)
+    a = api.create(store, path=node, shape=x.shape, chunks=chunks, mode=mode, **create_kwargs)
     return store_dask(a, x, scheduler=scheduler)

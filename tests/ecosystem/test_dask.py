@@ -8,6 +8,7 @@ The client is not made the default: each distributed test passes it explicitly (
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import pickle
 import threading
@@ -198,6 +199,31 @@ def test_store_dask_errors_are_clear(tmp_path, client):
     assert a.nchunks_initialized == 0  # nothing was written by the failed calls
 
 
+def test_from_dask_checks_before_replacing_anything(tmp_path, client):
+    ref = np.array([1.5, 2.5, 3.5, 4.5])
+    p = tmp_path / "old.zarr"
+    exzarr.create(p, shape=(4,), chunks=(2,), dtype="f8")[...] = ref
+    mem = exzarr.create("memory://from-dask-keep", shape=(4,), chunks=(2,), dtype="f8")
+    mem[...] = ref
+    x = da.from_array(np.arange(6.0), chunks=3)
+    with pytest.raises(CastError, match="'/': cannot store a dask array of dtype float64 into dtype int32"):
+        exzarr.from_dask(x, p, mode="w", dtype="i4")
+    with pytest.raises(CastError, match="'/sub/a'.*float64 into dtype int32"):
+        exzarr.from_dask(x, p, mode="w", dtype="i4", node="sub/a")
+    with pytest.raises(ValueError, match="chunks"):  # chunks of another rank
+        exzarr.from_dask(x, p, mode="w", chunks=(3, 3))
+    with pytest.raises(ValueError, match="in-process memory store"):  # the cluster's workers cannot reach it
+        exzarr.from_dask(x, "memory://from-dask-keep", mode="w", scheduler=client)
+    with pytest.raises(ValueError, match="writable mode"):
+        exzarr.from_dask(x, p, mode="r+")
+    for where in (p, "memory://from-dask-keep"):
+        back = exzarr.open_array(where)
+        assert back.dtype == np.dtype("f8") and back[...].tolist() == ref.tolist()
+    a = exzarr.from_dask(x.astype("i2"), tmp_path / "new.zarr", dtype="i4", node="sub/a", chunks=(4,))  # int16 -> int32
+    assert a.name == "/sub/a" and a.chunks == (4,) and a[...].tolist() == list(range(6))
+    assert exzarr.open_array(tmp_path / "new.zarr", path="sub/a").dtype == np.dtype("i4")
+
+
 # ----------------------------------------------------------------------------- executors
 
 
@@ -277,6 +303,55 @@ def test_parallel_chunk_map_executor_errors(mapped, client):
 
         with pytest.raises(TimeoutError, match=r"chunk \(0, 0\)"):
             list(a.parallel_chunk_map(lambda item: time.sleep(0.6 if item[0] == (0, 0) else 0), executor=pool, timeout=0.2))
+
+
+class NotesDroppedError(Exception):
+    """Pickles without its ``__dict__``, so without the notes added on the worker."""
+
+    def __reduce__(self):
+        return (type(self), self.args)
+
+
+class NotRebuiltError(Exception):
+    """Pickles, but cannot be rebuilt from its args: it would break a process pool."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a}/{b}")
+
+
+def fails_in_column_1(item):
+    idx, _ = item
+    if idx == (0, 1):
+        raise NotesDroppedError("dropped")
+    if idx == (2, 1):
+        err = ValueError("holds a lock")
+        err.lock = threading.Lock()  # distributed cannot pickle it and sends a bare Exception back
+        raise err
+    if idx == (3, 1):
+        raise NotRebuiltError(1, 2)
+    return idx
+
+
+@pytest.mark.parametrize("kind", ["client", "processes"])
+def test_parallel_chunk_map_executor_errors_carry_the_chunk_note(mapped, client, kind):
+    a = mapped
+    note = "while mapping chunk (0, 1) (key 'c/0/1') of array '/'"
+    with pytest.raises(NotesDroppedError) as local:
+        list(a.parallel_chunk_map(fails_in_column_1))
+    assert note in local.value.__notes__  # the local thread path
+    with _fork_pool() if kind == "processes" else contextlib.nullcontext(client) as executor:
+        with pytest.raises(NotesDroppedError) as info:
+            list(a.parallel_chunk_map(fails_in_column_1, executor=executor))
+        assert note in info.value.__notes__ and len(info.value.__notes__) == 1
+        keep = lambda i: i[0] != 0  # noqa: E731
+        out = list(a.parallel_chunk_map(fails_in_column_1, executor=executor, return_exceptions=True, filter=keep))
+        idxs = sorted(i for i in a.stored_chunks() if keep(i))
+        errors = {i: r for i, r in zip(idxs, out, strict=True) if isinstance(r, BaseException)}
+        assert sorted(errors) == [(2, 1), (3, 1)]
+        for idx, err in errors.items():
+            assert any(f"chunk {idx}" in n for n in err.__notes__), (idx, err)
+        assert "1/2" in str(errors[(3, 1)])  # the unrebuildable error did not break the pool
+        assert list(a.parallel_chunk_map(chunk_summary, executor=executor, max_concurrency=2))  # still usable
 
 
 @pytest.mark.parametrize(
