@@ -209,13 +209,17 @@ def test_overlap_message_names_both_locations(tmp_path):
     a = exzarr.save(tmp_path / "a", np.arange(4))
     inside = str(tmp_path / "a" / "sub")
     src = str(tmp_path / "a")
-    with pytest.raises(ValueError, match=f"destination '{inside}' .* overlaps the source '{src}' .*array '/'.*lies inside the source"):
+    with pytest.raises(
+        ValueError, match=f"destination '{inside}' .* overlaps the source '{src}' .*array '/'.*lies inside the source"
+    ):
         exzarr.copy(a, inside)
     with pytest.raises(ValueError, match=f"'{src}' .*LocalStore.* overlaps the source '{src}' .*: they are the same location"):
         exzarr.copy(a, LocalStore(tmp_path / "a"))
     g = exzarr.create_group(tmp_path / "g")
     g.create_array("x", shape=(2,), dtype="u1")
-    with pytest.raises(ValueError, match=f"'{tmp_path / 'g'}' .* overlaps the source '{tmp_path / 'g' / 'x'}' .*contains the source"):
+    with pytest.raises(
+        ValueError, match=f"'{tmp_path / 'g'}' .* overlaps the source '{tmp_path / 'g' / 'x'}' .*contains the source"
+    ):
         exzarr.copy(g["x"], tmp_path / "g", mode="w")
 
 
@@ -225,6 +229,7 @@ def test_a_failed_array_copy_to_a_store_root_removes_only_its_own_keys(tmp_path,
     metadata and chunk keys only (a prefix delete of the root would take every node with it)."""
     src = exzarr.create(tmp_path / "src", shape=(64, 64), chunks=(8, 8), dtype="f4", zarr_format=zarr_format)
     src[...] = 1.0
+
     class RootFailing(MemoryStore):
         def set(self, key, value):
             if key in ("c/3/1", "3.1"):
