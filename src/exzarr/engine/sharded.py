@@ -179,6 +179,23 @@ class ShardIO:
         if getattr(self.store, "batched", False) and not traced and len(groups) > 1:
             self._read_batched(groups, decode_one, cache, conc)
             return
+        sizes = [len(ts) for ts in groups.values()]
+        balanced = len(groups) >= conc and max(sizes) * len(groups) <= 2 * sum(sizes)
+        if len(groups) >= conc and not balanced and conc > 1:
+            # shards needing very different numbers of inner chunks (a slice across shard corners): a
+            # worker per shard would leave the others idle behind the big one, so fetch a wave of
+            # shards (one range read per run of chunks each), then decode all their chunks on every
+            # worker; a wave holds the stored bytes of at most ~64 inner chunks per worker
+            wave: list[tuple[Index, list[ChunkTask]]] = []
+            budget = 64 * conc
+            for item in groups.items():
+                wave.append(item)
+                if sum(len(ts) for _, ts in wave) >= budget:
+                    self._read_wave(wave, fetch, decode_one, conc, run)
+                    wave = []
+            if wave:
+                self._read_wave(wave, fetch, decode_one, conc, run)
+            return
         if len(groups) >= conc:
             # many shards: each worker fetches one shard and decodes its inner chunks, then takes the next
             # (I/O overlaps decoding; at most `conc` shards of stored bytes are held at once)
@@ -195,6 +212,22 @@ class ShardIO:
             # few shards (a small read, or one big shard): decode each shard's inner chunks in parallel
             for shard, ts in groups.items():
                 run(decode_one, fetch(shard, ts), resolve_concurrency(None) if conc > 1 else 1)
+
+    @staticmethod
+    def _read_wave(
+        wave: list[tuple[Index, list[ChunkTask]]],
+        fetch: Callable[..., list[Any]],
+        decode_one: Callable[..., None],
+        conc: int,
+        run: Callable[..., None],
+    ) -> None:
+        fetched: list[list[Any]] = [[] for _ in wave]
+
+        def fetch_one(i: int) -> None:
+            fetched[i] = fetch(*wave[i])
+
+        run(fetch_one, list(range(len(wave))), conc)
+        run(decode_one, [f for part in fetched for f in part], conc)
 
     def _read_batched(self, groups: dict[Index, list[ChunkTask]], decode_one: Callable[..., None], cache: Any, conc: int) -> None:
         """Sharded reads from a store that runs many requests without a thread each: per shard,
