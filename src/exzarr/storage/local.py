@@ -479,7 +479,7 @@ class LocalStore(Store):
             except OSError:
                 pass
 
-    def _write_fd(self, fd: int, value: Any) -> None:
+    def _write_fd(self, fd: int, value: Any, *, truncate: bool = False) -> None:
         views = [memoryview(v).cast("B") for v in (value if isinstance(value, list) else [value])]
         total = sum(len(v) for v in views)
         while views:  # one writev for all parts; os.writev may be partial, so continue where it stopped
@@ -491,7 +491,8 @@ class LocalStore(Store):
                     views[0] = views[0][n:]
                     n = 0
             views = [v for v in views if len(v)]
-        os.ftruncate(fd, total)  # a reused spare may have held more bytes
+        if truncate:  # a reused spare may have held more bytes (a new file holds just these)
+            os.ftruncate(fd, total)
         if self.fsync:
             os.fsync(fd)
 
@@ -531,7 +532,7 @@ class LocalStore(Store):
         try:
             fd = self._open_spare(spare)
             try:
-                self._write_fd(fd, value)
+                self._write_fd(fd, value, truncate=True)
             finally:
                 os.close(fd)
             if os.path.isdir(path) and not os.path.islink(path):
