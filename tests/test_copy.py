@@ -242,3 +242,24 @@ def test_a_failed_array_copy_to_a_store_root_removes_only_its_own_keys(tmp_path,
         exzarr.copy(src, dst, max_concurrency=1, zarr_format=zarr_format)
     assert exzarr.open_array(dst, path="keep")[...].tolist() == [1, 2, 3]
     assert all(k.startswith("keep/") for k in dst.list())
+
+
+def test_a_failed_copy_to_a_store_root_keeps_another_nodes_chunk_like_keys(tmp_path):
+    """v2 keys with '/' separators: another node's ``3/0`` parses as chunk (3, 0) of a 2-d array
+    copied to the root; undoing the failed copy must leave it alone."""
+
+    class FailOnFirstChunk(MemoryStore):
+        def set(self, key, value):
+            if key == "0/0":
+                raise exzarr.errors.StoreError(f"cannot put {key!r}: connection reset")
+            super().set(key, value)
+
+    st = FailOnFirstChunk()
+    other = exzarr.create(st, path="3", shape=(4,), chunks=(1,), dtype="u1", zarr_format=2, mode="w")
+    other[...] = 7
+    src = exzarr.create(tmp_path / "s", shape=(8, 8), chunks=(2, 2), dtype="f8", zarr_format=2, dimension_separator="/")
+    src[...] = 1
+    with pytest.raises(exzarr.errors.StoreError, match="connection reset"):
+        exzarr.copy(src, st, mode="w-", max_concurrency=1)
+    assert exzarr.open_array(st, path="3")[...].tolist() == [7, 7, 7, 7]
+    assert sorted(st.list()) == ["3/.zarray", "3/.zattrs", "3/0", "3/1", "3/2", "3/3"]

@@ -402,3 +402,73 @@ def test_group_create_array_refuses_before_replacing(tmp_path):
     with pytest.raises(ValueError, match="dtype"):
         g.create_array("x", data=np.arange(3), dtype="f4", overwrite=True)
     assert g["x"][...].tolist() == [0, 1, 2]
+
+
+def test_replacing_a_node_with_data_read_from_it_is_refused(tmp_path):
+    """Overwriting an array with data that reads from that array would read what the replacement
+    already deleted (fill values): refused for exzarr, zarr-python and dask sources alike."""
+    import dask.array as da
+
+    p = str(tmp_path / "a")
+    exzarr.create_array(p, shape=(10,), chunks=(5,), dtype="f8")[...] = np.arange(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sources = [
+            lambda: exzarr.open_array(p),
+            lambda: exzarr.open_array(p).to_dask() * 2,
+            lambda: zarr.open_array(p, mode="r"),
+            lambda: da.from_zarr(p),
+        ]
+        for make in sources:
+            with pytest.raises(ValueError, match="would delete first"):
+                exzarr.create_array(p, data=make(), overwrite=True)
+            with pytest.raises(ValueError, match="would delete first"):
+                exzarr.from_array(p, data=make(), overwrite=True)
+        with pytest.raises(ValueError, match="would delete first"):
+            exzarr.from_dask(exzarr.open_array(p).to_dask() * 2, p, mode="w", chunks=(10,))
+        g = exzarr.create_group(str(tmp_path / "g"))
+        g.create_array("x", data=np.arange(3))
+        with pytest.raises(ValueError, match="would delete first"):
+            g.create_array("x", data=g["x"], overwrite=True)
+    assert exzarr.open_array(p)[...].tolist() == list(range(10))
+    # reading it into memory first is the way
+    exzarr.create_array(p, data=np.asarray(exzarr.open_array(p)[...]) * 2, overwrite=True)
+    assert exzarr.open_array(p)[...].tolist() == [2.0 * i for i in range(10)]
+
+
+def test_a_data_source_failing_part_way_leaves_no_array(tmp_path):
+    """A dask source raising while it is written: the half-written array is removed (it would
+    otherwise open fine and read fill values), and the error says so."""
+    import dask.array as da
+
+    def boom(b):
+        if b[0] > 5:
+            raise ZeroDivisionError("bad block")
+        return b
+
+    bad = da.from_array(np.arange(10.0), chunks=3).map_blocks(boom)
+    p = str(tmp_path / "a")
+    g = exzarr.create_group(str(tmp_path / "g"))
+    calls = [
+        lambda: exzarr.create_array(p, data=bad, overwrite=True),
+        lambda: exzarr.from_dask(bad, p, mode="w"),
+        lambda: g.create_array("x", data=bad, overwrite=True),
+    ]
+    for call, where in zip(calls, [p, p, str(tmp_path / "g" / "x")], strict=True):
+        exzarr.create_array(where, data=np.ones(4), overwrite=True)
+        with pytest.raises(ZeroDivisionError) as info:
+            call()
+        assert any("was removed" in n for n in info.value.__notes__)
+        with pytest.raises(exzarr.errors.NodeNotFoundError):
+            exzarr.open_array(where)
+    assert dict(g.members()) == {}
+
+
+def test_creation_argument_errors_name_what_is_at_fault():
+    g = exzarr.create_group()
+    with pytest.raises(exzarr.errors.CastError, match="'/temps'"):
+        g.create_array("temps", data=np.array([1, "a"], dtype=object))
+    with pytest.raises(TypeError, match="not a generator"):
+        exzarr.create_array(data=(i for i in range(3)))
+    with pytest.raises(ValueError, match="disagree"):
+        exzarr.create_array(shape=(2, 2), dtype="i1", order="F", config={"order": "C"})

@@ -9,7 +9,7 @@ import numpy as np
 from . import metadata as md
 from .array import Array
 from .casting import cast_value
-from .creation import build_spec, infer_data, source_encoding
+from .creation import build_spec, infer_data, refuse_reading_destination, source_encoding
 from .creation import write_data as _write_data
 from .dtypes import as_data_type
 from .errors import MetadataError, NodeNotFoundError
@@ -21,6 +21,7 @@ from .nodes import (
     ArraySpec,
     check_mode,
     normalize_path,
+    remove_array,
     resolve,
     resolve_array,
     resolve_group,
@@ -534,6 +535,8 @@ def _create_array(
         if not isinstance(config, dict) or set(config) - {"write_empty_chunks", "order"}:
             raise TypeError(f"create_array(): config= takes 'write_empty_chunks' and 'order', got {config!r}")
         write_empty_chunks = config.get("write_empty_chunks", write_empty_chunks)
+        if "order" in config and order is not None and config["order"] != order:
+            raise ValueError(f"create_array(): order={order!r} and config={{'order': {config['order']!r}}} disagree; give one")
         order = config.get("order", order)
     if not (compressor == "auto" or compressors == "auto"):
         raise TypeError("create_array(): give compressors= (or the older compressor=), not both")
@@ -571,10 +574,17 @@ def _create_array(
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     st, npath = _resolve(store, storage, storage_options, mode, name)
     options.check_store(st)
+    if overwrite and write_data:
+        refuse_reading_destination(data, st, npath, "create_array")
     meta, read_only = resolve_array(st, npath, mode, array=spec)
     arr = Array(st, npath, meta, read_only=read_only, options=options)
     if data is not None and write_data:
-        _write_data(arr, data)
+        try:
+            _write_data(arr, data)
+        except BaseException as exc:  # e.g. a dask source failing part way: leave no array that reads as fill values
+            remove_array(st, npath, meta)
+            exc.add_note(f"create_array(): the array at {st.location(npath)!r} was removed: writing its data failed")
+            raise
     return arr
 
 

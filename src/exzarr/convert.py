@@ -28,7 +28,7 @@ from .engine.progress import ProgressArg, concurrency_arg, make_progress
 from .errors import MetadataError
 from .group import Group
 from .metadata.model import ArrayMetadata, GroupMetadata
-from .nodes import check_mode, resolve_array, resolve_group
+from .nodes import check_mode, remove_array, resolve_array, resolve_group
 from .storage.base import Store
 from .storage.url import make_store
 
@@ -238,16 +238,8 @@ def _remove_created(store: Store, created: list[tuple[str, ArrayMetadata | Group
     and was not created here is left alone."""
     try:
         for path, meta in reversed(created):
-            if isinstance(meta, ArrayMetadata) and path:
-                store.delete_prefix(path)
-            elif isinstance(meta, ArrayMetadata):  # at a store's root: only this array's keys, never other nodes
-                enc, ndim = meta.key_encoding, len(meta.shape)
-                for key in list(store.list()):
-                    idx = enc.decode(key) if "zarr.json" not in key else None
-                    if idx is not None and len(idx) == ndim:
-                        store.delete(key)
-                for key in md.documents(meta):
-                    store.delete(key)
+            if isinstance(meta, ArrayMetadata):  # at a store's root: only its own keys, never other nodes'
+                remove_array(store, path, meta)
             else:
                 for key in md.documents(meta):
                     store.delete(md.join(path, key))

@@ -11,7 +11,7 @@ bounded steps. It knows nothing of :class:`~exzarr.Array` beyond its public attr
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -234,7 +234,7 @@ def is_v3_style(kwargs: dict[str, Any]) -> bool:
     return any(k in kwargs for k in V3_STYLE_KEYWORDS) or _is_auto(kwargs.get("chunks"))
 
 
-def spec_from_kwargs(kwargs: dict[str, Any], caller: str) -> tuple[ArraySpec, Any]:
+def spec_from_kwargs(kwargs: dict[str, Any], caller: str, name: str = "") -> tuple[ArraySpec, Any]:
     """``(spec, data or None)`` from zarr-python 3 style keywords (``shape``/``dtype`` or ``data``
     plus :data:`SPEC_KEYWORDS`); any other keyword is a ``TypeError`` naming it."""
     kw = dict(kwargs)
@@ -255,7 +255,7 @@ def spec_from_kwargs(kwargs: dict[str, Any], caller: str) -> tuple[ArraySpec, An
     spec = build_spec(shape=shape, dtype="float64" if dtype is None else dtype, **kw)
     if isinstance(data, np.ndarray) and write:  # cast (and refuse a lossy cast) before anything is created
         dt = spec.build().dtype
-        data = cast_value(data, dt.numpy, tuple(data.shape), name=caller, vlen=dt.vlen)
+        data = cast_value(data, dt.numpy, tuple(data.shape), name=name or caller, vlen=dt.vlen)
     return spec, data if write else None
 
 
@@ -321,6 +321,8 @@ def infer_data(data: Any, shape: Any, dtype: Any, caller: str) -> tuple[Any, tup
     if dtype is not None:
         raise ValueError(f"{caller}(): give data= or dtype=, not both (the dtype comes from the data; cast it first)")
     if not (hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "__getitem__")):
+        if isinstance(data, Iterator | set | dict):
+            raise TypeError(f"{caller}(): data= must be an array or a (nested) sequence, not a {type(data).__name__}")
         data = np.asarray(data)
     if dtype is None:
         dtype = data.dtype
@@ -342,3 +344,51 @@ def write_data(target: Any, data: Any) -> None:
     for r0 in range(0, target.shape[0], step):
         r1 = min(target.shape[0], r0 + step)
         target[r0:r1] = np.asarray(data[r0:r1])
+
+
+def _locations(obj: Any, depth: int = 0) -> Iterable[str]:
+    """Store locations an array object reads from: an exzarr array, a zarr-python array on a
+    store exzarr understands, or a dask array whose graph holds such arrays."""
+    if depth > 4 or obj is None or isinstance(obj, np.ndarray | str | bytes | int | float):
+        return
+    store, path = getattr(obj, "store", None), getattr(obj, "path", None)
+    if store is not None and isinstance(path, str):
+        loc = getattr(store, "location", None)
+        if callable(loc):
+            try:
+                yield loc(path)
+            except TypeError:  # pragma: no cover - another library's location()
+                pass
+            return
+        try:  # a zarr-python array: its store as exzarr sees it
+            from .storage.url import foreign_store
+
+            yield foreign_store(store).location(path)
+        except Exception:
+            pass
+        return
+    graph = getattr(obj, "__dask_graph__", None)
+    if callable(graph) and depth == 0:
+        for v in dict(graph()).values():
+            yield from _locations(v, depth + 1)
+        return
+    for inner in (getattr(obj, "value", None), *(getattr(obj, "args", None) or ())):  # dask Task / DataNode
+        if inner is not None and inner is not obj:
+            yield from _locations(inner, depth + 1)
+    if isinstance(obj, tuple | list):
+        for inner in obj[:8]:
+            yield from _locations(inner, depth + 1)
+
+
+def refuse_reading_destination(data: Any, store: Any, path: str, caller: str) -> None:
+    """Replacing a node with ``data`` that reads from that node would read what the replacement
+    already deleted (fill values, silently): refuse it, as :func:`exzarr.copy` refuses overlaps."""
+    if data is None or isinstance(data, np.ndarray):
+        return
+    dst = store.location(path)
+    for loc in _locations(data):
+        if loc == dst or dst.startswith(loc.rstrip("/") + "/") or loc.startswith(dst.rstrip("/") + "/"):
+            raise ValueError(
+                f"{caller}(): data= reads from {loc!r}, which replacing {dst!r} would delete first; "
+                "load it into memory (numpy.asarray) or write to another location"
+            )

@@ -10,9 +10,10 @@ from typing import Any
 
 from . import api
 from .array import Array
+from .creation import refuse_reading_destination
 from .dask import check_dask_source, require_dask, store_dask
 from .errors import ShapeMismatchError
-from .nodes import SPEC_FIELDS, ArraySpec, check_mode, normalize_path
+from .nodes import SPEC_FIELDS, ArraySpec, check_mode, normalize_path, remove_array
 from .storage.url import make_store
 
 __all__ = ["from_dask"]
@@ -61,5 +62,14 @@ def from_dask(x: Any, path: Any = None, *, chunks: Any = None, scheduler: Any = 
     spec = ArraySpec(shape=tuple(x.shape), chunks=chunks, **{k: v for k, v in create_kwargs.items() if k in SPEC_FIELDS})
     meta = spec.build()
     check_dask_source("/" + node, x, meta.shape, meta.dtype.numpy, store, scheduler=scheduler)
+    if mode == "w":
+        refuse_reading_destination(x, store, node, "from_dask")
     a = api.create(store, path=node, shape=x.shape, chunks=chunks, mode=mode, **create_kwargs)
-    return store_dask(a, x, scheduler=scheduler)
+    if mode == "a":  # the array may have existed before this call: never removed on failure
+        return store_dask(a, x, scheduler=scheduler)
+    try:
+        return store_dask(a, x, scheduler=scheduler)
+    except BaseException as exc:  # a task failing part way: leave no array that reads as fill values
+        remove_array(store, node, a.metadata)
+        exc.add_note(f"from_dask: the array at {store.location(node)!r} was removed: writing its data failed")
+        raise

@@ -11,14 +11,23 @@ from .array import Array
 from .attrs import Attributes
 from .cache import CachePool
 from .chunk_grid import normalize_shape
-from .creation import is_v3_style, spec_from_kwargs, write_data
+from .creation import is_v3_style, refuse_reading_destination, spec_from_kwargs, write_data
 from .dtypes import as_data_type
 from .engine.locks import metadata_lock
 from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, NodeNotFoundError, PathError, ReadOnlyError
 from .info import GroupInfo, group_info
 from .metadata import consolidated as consolidated_md
 from .metadata.model import ArrayMetadata, GroupMetadata
-from .nodes import OPTION_FIELDS, ArrayOptions, ArraySpec, normalize_path, resolve_array, resolve_group, split_kwargs
+from .nodes import (
+    OPTION_FIELDS,
+    ArrayOptions,
+    ArraySpec,
+    normalize_path,
+    remove_array,
+    resolve_array,
+    resolve_group,
+    split_kwargs,
+)
 from .storage.base import Store
 
 __all__ = ["Group", "node_from_metadata"]
@@ -487,16 +496,23 @@ class Group:
         kwargs.setdefault("zarr_format", self.zarr_format)
         if kwargs["zarr_format"] != self.zarr_format:
             raise MetadataError(f"group {self.name!r} is v{self.zarr_format}; cannot hold a v{kwargs['zarr_format']} array")
-        spec, data = spec_from_kwargs(kwargs, "create_array")
+        spec, data = spec_from_kwargs(kwargs, "create_array", name="/" + self._child(name))
         opts = ArrayOptions(**{**vars(self._options), **given})
         path = self._child(name)
         self._consolidated = None
         self._ensure_parents(name)
+        if overwrite:
+            refuse_reading_destination(data, self._store, path, "create_array")
         meta, _ = resolve_array(self._store, path, "w" if overwrite else "w-", array=spec)
         cache = self._caches.for_path(path, opts.cache_bytes) if opts.cache_bytes else None
         arr = Array(self._store, path, meta, options=opts, cache=cache)
         if data is not None:
-            write_data(arr, data)
+            try:
+                write_data(arr, data)
+            except BaseException as exc:  # leave no array that reads as fill values
+                remove_array(self._store, path, meta)
+                exc.add_note(f"create_array(): the array {'/' + path!r} was removed: writing its data failed")
+                raise
         return arr
 
     def require_array(self, name: str, **kwargs: Any) -> Array:

@@ -34,6 +34,7 @@ from .storage.base import Store
 
 __all__ = [
     "MODES",
+    "remove_array",
     "ArrayOptions",
     "ArraySpec",
     "check_mode",
@@ -226,3 +227,25 @@ def resolve_group(
     meta, read_only = resolve(store, path, mode, kind="group", zarr_format=zarr_format, attributes=attributes)
     assert isinstance(meta, GroupMetadata)
     return meta, read_only
+
+
+def remove_array(store: Store, path: str, meta: ArrayMetadata) -> None:
+    """Delete an array this process just created (its metadata and the chunks written), after a
+    failure part way: below a path, its whole prefix; at a store's root, only keys that are its
+    own chunk keys and lie under no other node (a v2 key ``3/0`` may be another node's chunk)."""
+    if path:
+        store.delete_prefix(path)
+        return
+    keys = list(store.list())
+    names = set(md.METADATA_KEYS)
+    nodes = {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[1] in names}
+    enc, ndim = meta.key_encoding, len(meta.shape)
+    for key in keys:
+        parts = key.split("/")
+        if any("/".join(parts[:i]) in nodes for i in range(1, len(parts))):
+            continue  # under another node's metadata
+        idx = enc.decode(key) if parts[-1] not in names else None
+        if idx is not None and len(idx) == ndim:
+            store.delete(key)
+    for key in md.documents(meta):
+        store.delete(key)

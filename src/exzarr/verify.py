@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import metadata as md
 from .array import Array
 from .codecs.sharding import ShardingCodec
 from .engine.executor import resolve_concurrency, run_tasks
 from .engine.progress import ProgressArg, make_progress
 from .errors import ChunkDecodeError, ConsolidatedMetadataWarning
-from .group import Group
+from .group import Group, node_from_metadata
 from .metadata import METADATA_KEYS
 from .storage.base import ByteRange
 
@@ -176,7 +178,9 @@ def _has_checksum(a: Array) -> bool:
     return False
 
 
-def verify(node: Array | Group, *, max_concurrency: int | None = None, progress: ProgressArg = False) -> VerifyReport:
+def verify(
+    node: Array | Group | str | os.PathLike[str], *, max_concurrency: int | None = None, progress: ProgressArg = False
+) -> VerifyReport:
     """Read and check every stored chunk (and shard index) of ``node``, recursively for a group.
 
     Returns a :class:`VerifyReport`; nothing raises for damaged data: each damaged key is listed
@@ -211,8 +215,12 @@ def verify(node: Array | Group, *, max_concurrency: int | None = None, progress:
     orphaned data without metadata: 'old/' holds keys but no zarr.json (a deleted array or group?); not checked
     /x: 1 stored key outside the chunk grid (2, 2) (never read; left behind when the array shrank?): 'x/c/7/0'
     """
+    if isinstance(node, str | os.PathLike):  # a path or URL, as the `exzarr verify` command takes
+        from .api import open as open_node
+
+        node = open_node(node, mode="r")
     if not isinstance(node, (Array, Group)):
-        raise TypeError(f"verify: expected an exzarr Array or Group, got {type(node).__name__}")
+        raise TypeError(f"verify: expected an exzarr Array or Group (or a path or URL), got {type(node).__name__}")
     report = VerifyReport()
     lock = threading.Lock()
 
@@ -342,7 +350,15 @@ def _arrays(node: Array | Group, report: VerifyReport, damaged: Callable[[Damage
     report.warnings.extend(str(w.message) for w in caught if issubclass(w.category, ConsolidatedMetadataWarning))
     try:
         if names is not None:  # (a listing that failed is reported already)
-            report.warnings.extend(_orphans(node, names))
+            notes, implicit = _orphans(node, names)
+            report.warnings.extend(notes)
+            for path in implicit:  # nodes below a prefix without group metadata (tensorstore writes those)
+                try:
+                    meta = md.read_metadata(node.store, path)
+                    if meta is not None:
+                        children.append(node_from_metadata(node.store, path, meta, read_only=True))
+                except Exception as exc:
+                    damaged(Damage("/" + path, path, f"metadata: {_reason(exc)}", part="metadata"))
     except Exception as exc:
         damaged(Damage(node.name, _prefix(node) or "/", f"cannot list the members: {_reason(exc)}", part="metadata"))
     for child in children:
@@ -414,12 +430,15 @@ def _stray_warnings(a: Array, stray: dict[str, list[str]], examples: int = 3) ->
     return out
 
 
-def _orphans(g: Group, members: list[str]) -> list[str]:
-    """Warnings for the children of group ``g`` in the store that hold keys but are no node: no
-    metadata (an array or group whose metadata was deleted; its chunks cannot be checked)."""
+def _orphans(g: Group, members: list[str]) -> tuple[list[str], list[str]]:
+    """``(warnings, nodes)`` for the children of group ``g`` in the store that are no node: a
+    prefix with no metadata of its own may hold nodes further down (an implicit group, as
+    tensorstore writes them: those are returned to be checked), else it is orphaned data (an
+    array or group whose metadata was deleted; its chunks cannot be checked)."""
     known = set(members)
     meta = ("zarr.json",) if g.zarr_format == 3 else (".zarray", ".zgroup")
-    out = []
+    out: list[str] = []
+    nested: list[str] = []
     for name in sorted(g.store.list_dir(g.path)):
         if name in known or name in METADATA_KEYS or name == ".zmetadata" or name.startswith("."):
             continue
@@ -428,12 +447,17 @@ def _orphans(g: Group, members: list[str]) -> list[str]:
             continue
         if g.store.exists(path):
             out.append(f"orphaned data without metadata: key {path!r} in group {g.name!r} is not a node")
-        else:
-            out.append(
-                f"orphaned data without metadata: '{path}/' holds keys but no {' or '.join(meta)}"
-                " (a deleted array or group?); not checked"
-            )
-    return out
+            continue
+        below = sorted({k.rsplit("/", 1)[0] for k in g.store.list_prefix(path) if k.rsplit("/", 1)[-1] in meta})
+        tops = [b for b in below if not any(b.startswith(o + "/") for o in below if o != b)]
+        if tops:
+            nested.extend(tops)
+            continue
+        out.append(
+            f"orphaned data without metadata: '{path}/' holds keys but no {' or '.join(meta)}"
+            " (a deleted array or group?); not checked"
+        )
+    return out, nested
 
 
 def _inner_chunks(a: Array, sh: ShardingCodec, key: str) -> list[Index]:

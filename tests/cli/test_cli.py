@@ -196,7 +196,10 @@ def test_verify_python_api_and_missing_chunks(tmp_path):
     rep = exzarr.verify(exzarr.open(tmp_path / "a.zarr"), progress=lambda done, total: None)
     assert not rep.ok and [d.key for d in rep.damaged] == ["c/0"] and "ChunkDecodeError" in rep.damaged[0].reason
     with pytest.raises(TypeError, match="expected an exzarr Array or Group"):
-        exzarr.verify("a.zarr")  # type: ignore[arg-type]
+        exzarr.verify(42)  # type: ignore[arg-type]
+    with pytest.raises(exzarr.errors.NodeNotFoundError):
+        exzarr.verify(tmp_path / "missing.zarr")
+    assert [d.key for d in exzarr.verify(tmp_path / "a.zarr").damaged] == ["c/0"]  # a path works too
 
 
 def test_verify_reports_a_child_with_broken_metadata(tree):
@@ -383,3 +386,19 @@ def test_verify_names_arrays_without_a_checksum():
         report = exzarr.verify(a)
         assert report.ok and (report.unchecked == []) is checked, kw
         assert ("without a checksum codec" in report.summary()) is not checked
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_verify_checks_nodes_below_an_implicit_group(tmp_path, zarr_format):
+    """A node stored under a prefix with no group metadata of its own (tensorstore writes such
+    hierarchies) is found and checked, not reported as orphaned data; damage in it is found."""
+    root = tmp_path / "imp"
+    exzarr.create_group(root, zarr_format=zarr_format)
+    deep = exzarr.create(root / "sub" / "deep" / "arr", shape=(6,), chunks=(2,), dtype="i4", zarr_format=zarr_format)
+    deep[...] = 5
+    report = exzarr.verify(exzarr.open_group(root, mode="r"))
+    assert report.ok and report.arrays == 1 and report.chunks == 3 and not report.warnings, report.to_dict()
+    key = "c/1" if zarr_format == 3 else "1"
+    (root / "sub" / "deep" / "arr" / key).write_bytes(b"garbage")
+    report = exzarr.verify(exzarr.open_group(root, mode="r"))
+    assert not report.ok and [d.key for d in report.damaged] == [f"sub/deep/arr/{key}"]

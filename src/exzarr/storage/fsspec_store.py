@@ -7,6 +7,7 @@ is faster and more robust; this adapter is for everything else fsspec reaches.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +56,8 @@ class FsspecStore(Store):
         return f"fsspec:{self.protocol}:{self.root}"
 
     def location(self, path: str = "") -> str:
+        if self.protocol in ("file", "local"):  # the same files as a LocalStore: the same location
+            return os.path.realpath(os.path.join(self.root or "/", *[p for p in path.split("/") if p]))
         return "/".join(p for p in (self.lock_namespace, path.strip("/")) if p)
 
     def _p(self, key: str) -> str:
