@@ -102,6 +102,28 @@ def _shape_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return shape
 
 
+def _shapes_cb(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    """``--chunks 100,100`` for every array, or ``--chunks a/x=100,100`` (repeatable) per array."""
+    if not values:
+        return None
+    per: dict[str, Any] = {}
+    every: Any = None
+    for value in values:
+        path, sep, shape = value.rpartition("=")
+        parsed = _shape_cb(ctx, param, shape)
+        if sep:
+            if not path.strip("/"):
+                raise click.BadParameter(f"{value!r}: give the array's path before '=', e.g. climate/t=100,100")
+            per[path.strip("/")] = None if parsed == "none" else parsed
+        elif every is not None:
+            raise click.BadParameter("give one shape for every array, or PATH=SHAPE per array")
+        else:
+            every = parsed
+    if per and every is not None:
+        raise click.BadParameter("give one shape for every array, or PATH=SHAPE per array, not both")
+    return per or every
+
+
 def _compressor_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     """A compressor name (``zstd``, ``blosc``, ``none``...) or a numcodecs JSON object, checked now
     (so a bad one fails before anything is written)."""
@@ -239,8 +261,20 @@ def ls(path: str, storage_options: dict[str, Any] | None) -> None:
 @click.argument("src")
 @click.argument("dst")
 @click.option("--zarr-format", type=click.Choice(["2", "3"]), default=None, help="Convert to this Zarr format.")
-@click.option("--chunks", callback=_shape_cb, metavar="N,N,...", help="New (inner) chunk shape, e.g. 100,100.")
-@click.option("--shards", callback=_shape_cb, metavar="N,N,...|none", help="New shard shape (v3); 'none' unshards.")
+@click.option(
+    "--chunks",
+    multiple=True,
+    callback=_shapes_cb,
+    metavar="[PATH=]N,N,...",
+    help="New (inner) chunk shape, e.g. 100,100; PATH=100,100 (repeatable) rechunks only that array of a group.",
+)
+@click.option(
+    "--shards",
+    multiple=True,
+    callback=_shapes_cb,
+    metavar="[PATH=]N,N,...|none",
+    help="New shard shape (v3); 'none' unshards; PATH=... per array of a group.",
+)
 @click.option(
     "--compressor",
     callback=_compressor_cb,
@@ -263,7 +297,7 @@ def copy(
     src: str,
     dst: str,
     zarr_format: str | None,
-    chunks: tuple[int, ...] | None,
+    chunks: Any,
     shards: Any,
     compressor: Any,
     overwrite: bool,
@@ -280,6 +314,7 @@ def copy(
     Examples:
       exzarr copy data/a.zarr data/b.zarr
       exzarr copy data/v2.zarr data/v3.zarr --zarr-format 3 --chunks 100,100 --shards 500,500
+      exzarr copy data/root.zarr data/re.zarr --chunks climate/t=30,90,90 --chunks climate/p=64,64
       exzarr copy data/a.zarr s3://bucket/a.zarr --compressor none --dst-storage-option anon=false
     """
     node = _open(src, storage_options)
@@ -307,6 +342,8 @@ def copy(
         raise CLIError(f"{str(exc).split(' (use mode=')[0]}: give --overwrite to replace it") from exc
     except ValueError as exc:
         text = str(exc)
+        if "as a dict {array path:" in text:  # the library's hint, as the command line spells it
+            raise CLIError(text.split("; pass ")[0] + "; give --chunks/--shards PATH=N,N,... for each array") from exc
         if not (text.startswith("copy: the destination ") and ("overlap" in text or "outside the source" in text)):
             raise
         # the library names the nodes by location and store: name the SRC and DST that were typed

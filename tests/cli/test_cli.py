@@ -402,3 +402,21 @@ def test_verify_checks_nodes_below_an_implicit_group(tmp_path, zarr_format):
     (root / "sub" / "deep" / "arr" / key).write_bytes(b"garbage")
     report = exzarr.verify(exzarr.open_group(root, mode="r"))
     assert not report.ok and [d.key for d in report.damaged] == [f"sub/deep/arr/{key}"]
+
+
+def test_copy_rechunks_arrays_of_a_group_by_path(tree, tmp_path):
+    """--chunks/--shards PATH=N,N per array: a group whose arrays differ in rank can be rechunked
+    from the command line; one shape for all and PATH=... together, or an unknown path, are refused."""
+    root, *_ = tree
+    exzarr.open_group(root, mode="r+").create_array("line", shape=(30,), chunks=(30,), dtype="i4")[...] = np.arange(30)
+    dst = tmp_path / "re.zarr"
+    r = invoke("copy", root, dst, "--chunks", "climate/temperature=25,50", "--chunks", "line=7", "--shards", "sharded=none")
+    assert r.exit_code == 0, r.output
+    g = exzarr.open_group(dst, mode="r")
+    assert g["climate/temperature"].chunks == (25, 50) and g["line"].chunks == (7,) and g["sharded"].shards is None
+    assert g["sharded"].chunks == (10, 10) and g["line"][...].tolist() == list(range(30))
+    r = invoke("copy", root, tmp_path / "bad.zarr", "--chunks", "5,5")
+    assert r.exit_code == 1 and "--chunks/--shards PATH=N,N" in r.stderr and "as a dict" not in r.stderr
+    assert not (tmp_path / "bad.zarr").exists() or not any((tmp_path / "bad.zarr").rglob("c"))
+    r = invoke("copy", root, tmp_path / "bad2.zarr", "--chunks", "5,5", "--chunks", "line=5")
+    assert r.exit_code == 2 and "not both" in r.stderr
