@@ -9,8 +9,7 @@ import numpy as np
 from . import metadata as md
 from .array import Array
 from .casting import cast_value
-from .creation import build_spec, infer_data, refuse_reading_destination, source_encoding
-from .creation import write_data as _write_data
+from .creation import build_spec, cast_data, create_with_data, infer_data, source_encoding
 from .dtypes import as_data_type
 from .errors import MetadataError, NodeNotFoundError
 from .group import Group
@@ -21,7 +20,6 @@ from .nodes import (
     ArraySpec,
     check_mode,
     normalize_path,
-    remove_array,
     resolve,
     resolve_array,
     resolve_group,
@@ -568,24 +566,11 @@ def _create_array(
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     mode = "w" if overwrite else "w-"
-    if isinstance(data, np.ndarray):  # cast (and refuse a lossy cast) before anything stored is replaced
-        dt = spec.build().dtype
-        data = cast_value(data, dt.numpy, tuple(data.shape), name="/" + (name or ""), vlen=dt.vlen)
+    data = cast_data(data, spec, "/" + (name or "")) if write_data else None
     options = ArrayOptions(write_empty_chunks=write_empty_chunks, process_locks=process_locks, cache_bytes=cache_bytes)
     st, npath = _resolve(store, storage, storage_options, mode, name)
     options.check_store(st)
-    if overwrite and write_data:
-        refuse_reading_destination(data, st, npath, "create_array")
-    meta, read_only = resolve_array(st, npath, mode, array=spec)
-    arr = Array(st, npath, meta, read_only=read_only, options=options)
-    if data is not None and write_data:
-        try:
-            _write_data(arr, data)
-        except BaseException as exc:  # e.g. a dask source failing part way: leave no array that reads as fill values
-            remove_array(st, npath, meta)
-            exc.add_note(f"create_array(): the array at {st.location(npath)!r} was removed: writing its data failed")
-            raise
-    return arr
+    return create_with_data(st, npath, mode, spec, data, options, "create_array")
 
 
 def _like_zarr(kwargs: dict[str, Any], caller: str) -> tuple[Any, dict[str, Any]]:

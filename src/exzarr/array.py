@@ -914,18 +914,17 @@ class Array:
         if executor is not None:
             from .dask import executor_chunk_map
 
+            indices, _, bar = streaming.plan_map(self._engine, fn, filter, progress, progress_callback, timeout, include_missing)
             return executor_chunk_map(
                 self,
                 fn,
                 executor,
+                indices,
                 max_concurrency=concurrency_arg(max_concurrency, parallel),
                 ordered=ordered,
                 timeout=timeout,
                 return_exceptions=return_exceptions,
-                filter=filter,
-                progress=progress,
-                progress_callback=progress_callback,
-                include_missing=include_missing,
+                bar=bar,
             )
         return streaming.parallel_chunk_map(
             self._engine,

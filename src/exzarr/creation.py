@@ -11,23 +11,26 @@ bounded steps. It knows nothing of :class:`~exzarr.Array` beyond its public attr
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
+from .array import Array
 from .casting import cast_value
 from .chunk_grid import normalize_chunks, normalize_shape
 from .codecs.base import Codec
 from .codecs.registry import codec_from_json, compressor_v2, compressor_v3, filter_v2
 from .dtypes import as_data_type, null_fill_value
 from .errors import MetadataError, UnknownCodecError
-from .nodes import ArraySpec, unexpected
+from .nodes import ArrayOptions, ArraySpec, remove_array, resolve_array, unexpected
 
 __all__ = [
     "AUTO_CHUNK_BYTES",
     "auto_chunks",
     "build_spec",
+    "cast_data",
+    "create_with_data",
     "infer_data",
     "is_v3_style",
     "source_encoding",
@@ -253,63 +256,40 @@ def spec_from_kwargs(kwargs: dict[str, Any], caller: str, name: str = "") -> tup
     if shape is None:
         raise TypeError(f"{caller}() needs shape= (or data=)")
     spec = build_spec(shape=shape, dtype="float64" if dtype is None else dtype, **kw)
-    if isinstance(data, np.ndarray) and write:  # cast (and refuse a lossy cast) before anything is created
-        dt = spec.build().dtype
-        data = cast_value(data, dt.numpy, tuple(data.shape), name=name or caller, vlen=dt.vlen)
-    return spec, data if write else None
+    return spec, cast_data(data, spec, name or caller) if write else None
 
 
 def source_encoding(src: Any) -> dict[str, Any]:
     """What ``"keep"`` means in :func:`exzarr.from_array` for a source array: its chunks, shards,
-    filters, serializer, compressors, fill value, order, format, attributes and dimension names
-    (from an exzarr array's metadata or a zarr-python array's attributes); ``{}`` for other data."""
-    meta = getattr(src, "metadata", None)
-    if meta is not None and hasattr(meta, "pipeline") and hasattr(src, "shards"):  # an exzarr array
-        out: dict[str, Any] = {
-            "dtype": meta.dtype,  # exzarr's data type (variable-length strings stay strings)
-            "chunks": src.chunks,
-            "shards": src.shards,
-            "fill_value": src.fill_value,
-            "zarr_format": src.zarr_format,
-            "attributes": dict(src.attrs),
-            "dimension_names": src.dimension_names,
-            "order": "C",
-        }
-        if src.zarr_format == 2:
-            vlen = ("vlen-utf8", "vlen-bytes", "vlen-array")
-            out["filters"] = [f for f in meta.filters or () if f.codec_id not in vlen]
-            out["compressors"] = [] if meta.compressor is None else [meta.compressor]
-            out["serializer"] = "auto"
-            out["order"] = meta.order
-            out["attributes"].pop("_ARRAY_DIMENSIONS", None)
-            return out
-        codecs = list(meta.codecs)
-        if src.shards is not None and len(codecs) == 1 and codecs[0].name == "sharding_indexed":
-            codecs = list(codecs[0].codecs)
-        out["filters"] = [c for c in codecs if c.kind == "array_array"]
-        out["serializer"] = next((c for c in codecs if c.kind == "array_bytes"), "auto")
-        out["compressors"] = [c for c in codecs if c.kind == "bytes_bytes"]
-        return out
-    if hasattr(src, "compressors") and hasattr(src, "chunks") and hasattr(src, "metadata"):  # zarr-python
-        fmt = getattr(src.metadata, "zarr_format", 3)
-        out = {
-            "chunks": src.chunks,
-            "shards": getattr(src, "shards", None),
-            "fill_value": src.fill_value,
-            "zarr_format": fmt,
-            "attributes": dict(src.attrs),
-            "order": getattr(src, "order", "C"),
-            "filters": list(src.filters or ()),
-            "compressors": list(src.compressors or ()),
-            "serializer": getattr(src, "serializer", None) or "auto",
-        }
-        if fmt == 2:
-            out["filters"] = [f for f in out["filters"] if getattr(f, "codec_id", "") not in ("vlen-utf8", "vlen-bytes")]
-            out["attributes"].pop("_ARRAY_DIMENSIONS", None)
-        else:
-            out["dimension_names"] = getattr(src.metadata, "dimension_names", None)
-        return out
-    return {}
+    filters, serializer, compressors, fill value, order, format, attributes and dimension names,
+    read the same way from an exzarr or a zarr-python array (both have these attributes);
+    ``{}`` for other data."""
+    if not all(hasattr(src, k) for k in ("chunks", "filters", "compressors", "metadata", "attrs")):
+        return {}
+    meta = src.metadata
+    fmt = getattr(src, "zarr_format", None) or getattr(meta, "zarr_format", 3)
+    attrs = dict(src.attrs)
+    dims = getattr(src, "dimension_names", None) or getattr(meta, "dimension_names", None)
+    out: dict[str, Any] = {
+        "chunks": src.chunks,
+        "shards": getattr(src, "shards", None),
+        "fill_value": src.fill_value,
+        "zarr_format": fmt,
+        "order": getattr(src, "order", None) or "C",
+        "filters": list(src.filters or ()),
+        "compressors": list(src.compressors or ()),
+        "serializer": getattr(src, "serializer", None) or "auto",
+        "attributes": attrs,
+    }
+    if hasattr(meta, "pipeline"):
+        out["dtype"] = meta.dtype  # exzarr's own data type: variable-length strings stay strings
+    if fmt == 2:  # the vlen filter and the dimension attribute are how v2 stores dtype and names
+        vlen = ("vlen-utf8", "vlen-bytes", "vlen-array")
+        out["filters"] = [f for f in out["filters"] if getattr(f, "codec_id", "") not in vlen]
+        dims = dims or attrs.get("_ARRAY_DIMENSIONS")
+        attrs.pop("_ARRAY_DIMENSIONS", None)
+    out["dimension_names"] = dims
+    return out
 
 
 def infer_data(data: Any, shape: Any, dtype: Any, caller: str) -> tuple[Any, tuple[int, ...], Any]:
@@ -392,3 +372,41 @@ def refuse_reading_destination(data: Any, store: Any, path: str, caller: str) ->
                 f"{caller}(): data= reads from {loc!r}, which replacing {dst!r} would delete first; "
                 "load it into memory (numpy.asarray) or write to another location"
             )
+
+
+def cast_data(data: Any, spec: ArraySpec, name: str) -> Any:
+    """NumPy ``data`` cast to the new array's type, a lossy cast refused, before anything stored is
+    replaced; other array objects are read (and cast) chunk by chunk as they are written."""
+    if not isinstance(data, np.ndarray):
+        return data
+    dt = spec.build().dtype
+    return cast_value(data, dt.numpy, tuple(data.shape), name=name, vlen=dt.vlen)
+
+
+def create_with_data(
+    store: Any,
+    path: str,
+    mode: str,
+    spec: ArraySpec,
+    data: Any,
+    options: ArrayOptions,
+    caller: str,
+    cache: Any = None,
+    write: Callable[[Array, Any], Any] | None = None,
+) -> Array:
+    """Create (or, with mode ``"w"``, replace) the array at ``path`` and write ``data`` into it
+    (with :func:`write_data`, or ``write(array, data)``): data that reads from the node being
+    replaced is refused first, and an array whose data could not all be written is removed (it
+    would otherwise read as fill values)."""
+    if mode == "w":
+        refuse_reading_destination(data, store, path, caller)
+    meta, read_only = resolve_array(store, path, mode, array=spec)
+    arr = Array(store, path, meta, read_only=read_only, options=options, cache=cache)
+    if data is not None:
+        try:
+            (write or write_data)(arr, data)
+        except BaseException as exc:
+            remove_array(store, path, meta)
+            exc.add_note(f"{caller}(): the array at {store.location(path)!r} was removed: writing its data failed")
+            raise
+    return arr

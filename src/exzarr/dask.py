@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine.progress import Progress, ProgressArg, make_progress
+from .engine.progress import Progress
 from .errors import CallbackError, CastError, ReadOnlyError, ShapeMismatchError
 
 __all__ = [
@@ -345,65 +345,34 @@ def _with_map_note(array: Any, idx: ChunkIndex, exc: BaseException) -> BaseExcep
     return exc
 
 
-def _chunk_indices(array: Any, include_missing: bool, filt: Callable[[ChunkIndex], bool] | None) -> list[ChunkIndex]:
-    if include_missing:
-        grid: list[ChunkIndex] = list(itertools.product(*(range(g) for g in array.nchunks_per_dim)))
-    else:
-        grid = sorted(array.stored_chunks())
-    if filt is None:
-        return grid
-    from .errors import CallbackError
-
-    chosen = []
-    for i in grid:
-        try:
-            keep = filt(i)
-        except Exception as exc:
-            raise CallbackError(f"filter raised {type(exc).__name__}: {exc}") from exc
-        if keep:
-            chosen.append(i)
-    return chosen
-
-
 def executor_chunk_map(
     array: Any,
     fn: Callable[[tuple[ChunkIndex, np.ndarray]], Any],
     executor: Any,
+    indices: Iterable[ChunkIndex],
     *,
     max_concurrency: int | None = None,
     ordered: bool = True,
     timeout: float | None = None,
     return_exceptions: bool = False,
-    filter: Callable[[ChunkIndex], bool] | None = None,
-    progress: ProgressArg = False,
-    progress_callback: Callable[[int, int], Any] | None = None,
-    include_missing: bool = False,
+    bar: Progress | None = None,
 ) -> Iterator[Any]:
-    """:meth:`Array.parallel_chunk_map` on ``executor``: each chunk is read and mapped on a worker
-    (a pool thread or process, or a ``distributed`` worker); results, order, errors and progress
-    are those of the thread version. ``max_concurrency`` bounds the chunks in flight (default:
-    twice the workers).
+    """:meth:`Array.parallel_chunk_map` on ``executor``, over the chunk ``indices`` it planned
+    (arguments checked, filter applied): each chunk is read and mapped on a worker (a pool thread
+    or process, or a ``distributed`` worker); results, order, errors and progress are those of
+    the thread version. ``max_concurrency`` bounds the chunks in flight (default: twice the workers).
 
     >>> import exzarr
     >>> from concurrent.futures import ThreadPoolExecutor
     >>> a = exzarr.create(shape=(6,), chunks=(2,), dtype="i4")
     >>> a[...] = [1, 2, 3, 4, 5, 6]
     >>> with ThreadPoolExecutor(2) as pool:
-    ...     list(executor_chunk_map(a, lambda item: int(item[1].sum()), pool))
+    ...     list(executor_chunk_map(a, lambda item: int(item[1].sum()), pool, [(0,), (1,), (2,)]))
     [3, 7, 11]
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     _check_executor(executor)
-    for cb, what in ((filter, "filter"), (progress_callback, "progress_callback")):
-        if cb is not None and not callable(cb):
-            raise TypeError(f"{what} must be callable or None, got {type(cb).__name__}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
     _check_picklable(executor, fn, "fn")
-    indices = _chunk_indices(array, include_missing, filter)
-    bar = make_progress(progress, progress_callback, total=len(indices), desc=f"chunks of {array.name}")
-    return _executor_map(array, fn, executor, indices, max_concurrency, ordered, timeout, return_exceptions, bar)
+    return _executor_map(array, fn, executor, list(indices), max_concurrency, ordered, timeout, return_exceptions, bar)
 
 
 def _executor_map(

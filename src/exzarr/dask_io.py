@@ -10,10 +10,10 @@ from typing import Any
 
 from . import api
 from .array import Array
-from .creation import refuse_reading_destination
+from .creation import create_with_data
 from .dask import check_dask_source, require_dask, store_dask
 from .errors import ShapeMismatchError
-from .nodes import SPEC_FIELDS, ArraySpec, check_mode, normalize_path, remove_array
+from .nodes import ArraySpec, check_mode, normalize_path, split_kwargs
 from .storage.url import make_store
 
 __all__ = ["from_dask"]
@@ -59,17 +59,16 @@ def from_dask(x: Any, path: Any = None, *, chunks: Any = None, scheduler: Any = 
     storage, options = create_kwargs.pop("storage", None), create_kwargs.pop("storage_options", None)
     store, base = make_store(path, storage=storage, storage_options=options, mode=mode)
     node = "/".join(p for p in (base, normalize_path(create_kwargs.pop("node", None) or "")) if p)
-    spec = ArraySpec(shape=tuple(x.shape), chunks=chunks, **{k: v for k, v in create_kwargs.items() if k in SPEC_FIELDS})
+    spec_kw, options = split_kwargs(create_kwargs, "from_dask")
+    spec = ArraySpec(shape=tuple(x.shape), chunks=chunks, **spec_kw)
     meta = spec.build()
+    options.check_store(store)
     check_dask_source("/" + node, x, meta.shape, meta.dtype.numpy, store, scheduler=scheduler)
-    if mode == "w":
-        refuse_reading_destination(x, store, node, "from_dask")
-    a = api.create(store, path=node, shape=x.shape, chunks=chunks, mode=mode, **create_kwargs)
-    if mode == "a":  # the array may have existed before this call: never removed on failure
+    if mode == "a":  # the array may exist already: opened (never removed on failure) or created
+        a = api.create(store, path=node, shape=x.shape, chunks=chunks, mode=mode, **create_kwargs)
         return store_dask(a, x, scheduler=scheduler)
-    try:
-        return store_dask(a, x, scheduler=scheduler)
-    except BaseException as exc:  # a task failing part way: leave no array that reads as fill values
-        remove_array(store, node, a.metadata)
-        exc.add_note(f"from_dask: the array at {store.location(node)!r} was removed: writing its data failed")
-        raise
+
+    def write(a: Array, x: Any) -> None:
+        store_dask(a, x, scheduler=scheduler)
+
+    return create_with_data(store, node, mode, spec, x, options, "from_dask", write=write)

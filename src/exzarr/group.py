@@ -11,7 +11,7 @@ from .array import Array
 from .attrs import Attributes
 from .cache import CachePool
 from .chunk_grid import normalize_shape
-from .creation import is_v3_style, refuse_reading_destination, spec_from_kwargs, write_data
+from .creation import create_with_data, is_v3_style, spec_from_kwargs
 from .dtypes import as_data_type
 from .engine.locks import metadata_lock
 from .errors import ConsolidatedMetadataWarning, MetadataError, NodeExistsError, NodeNotFoundError, PathError, ReadOnlyError
@@ -23,7 +23,6 @@ from .nodes import (
     ArrayOptions,
     ArraySpec,
     normalize_path,
-    remove_array,
     resolve_array,
     resolve_group,
     split_kwargs,
@@ -501,19 +500,9 @@ class Group:
         path = self._child(name)
         self._consolidated = None
         self._ensure_parents(name)
-        if overwrite:
-            refuse_reading_destination(data, self._store, path, "create_array")
-        meta, _ = resolve_array(self._store, path, "w" if overwrite else "w-", array=spec)
         cache = self._caches.for_path(path, opts.cache_bytes) if opts.cache_bytes else None
-        arr = Array(self._store, path, meta, options=opts, cache=cache)
-        if data is not None:
-            try:
-                write_data(arr, data)
-            except BaseException as exc:  # leave no array that reads as fill values
-                remove_array(self._store, path, meta)
-                exc.add_note(f"create_array(): the array {'/' + path!r} was removed: writing its data failed")
-                raise
-        return arr
+        mode = "w" if overwrite else "w-"
+        return create_with_data(self._store, path, mode, spec, data, opts, "create_array", cache=cache)
 
     def require_array(self, name: str, **kwargs: Any) -> Array:
         """The child array ``name``, created (with :func:`exzarr.create`'s keyword arguments) if

@@ -205,15 +205,37 @@ def parallel_chunk_map(
     progress_callback: Callable[[int, int], Any] | None = None,
     include_missing: bool = False,
 ) -> Iterator[Any]:
+    conc = engine.concurrency(max_concurrency)
+    indices, total, bar = plan_map(engine, fn, filter, progress, progress_callback, timeout, include_missing)
+    return _map(engine, fn, indices, total, conc, ordered, timeout, return_exceptions, bar)
+
+
+def plan_map(
+    engine: ChunkEngine,
+    fn: Any,
+    filter: Callable[[ChunkIndex], bool] | None,
+    progress: ProgressArg,
+    progress_callback: Callable[[int, int], Any] | None,
+    timeout: float | None,
+    include_missing: bool,
+) -> tuple[Iterable[ChunkIndex], int, Progress | None]:
+    """What a parallel chunk map runs over, whatever runs it (the pool or an executor): the
+    arguments checked, the chunk indices chosen (``filter`` applied), and the progress bar.
+
+    >>> import exzarr
+    >>> a = exzarr.create(shape=(6,), chunks=(2,), dtype="i4")
+    >>> a[:4] = 1
+    >>> idx, total, bar = plan_map(a._engine, print, None, False, None, None, False)
+    >>> list(idx), total, bar
+    ([(0,), (1,)], 2, None)
+    """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    conc = engine.concurrency(max_concurrency)
     _check_callable(filter, "filter")
     _check_callable(progress_callback, "progress_callback")
     _check_timeout(timeout)
     indices, total = _indices(engine, include_missing, filter)
-    bar = make_progress(progress, progress_callback, total=total, desc=f"chunks of {engine.name}")
-    return _map(engine, fn, indices, total, conc, ordered, timeout, return_exceptions, bar)
+    return indices, total, make_progress(progress, progress_callback, total=total, desc=f"chunks of {engine.name}")
 
 
 def _map(
