@@ -86,3 +86,25 @@ def test_whole_array_writes_still_replace_interior_chunks_without_reading(tmp_pa
         exzarr.telemetry.stop_stats()
     assert counts["chunk_write"]["count"] == 9 and "chunk_read" not in counts, counts
     assert (a[...] == 2).all()
+
+
+def test_stale_handle_writes_read_back_in_a_fresh_process(tmp_path):
+    """What a stale handle wrote, and the rows it must have kept, as another interpreter reads them."""
+    from isolate import run_isolated
+
+    for name, kw in (("plain", {}), ("sharded", {"shards": (6,), "chunks": (2,)})):
+        path = tmp_path / name
+        a = exzarr.create(path, shape=(10,), dtype="f8", mode="w", **{"chunks": (3,), **kw})
+        a[:] = np.arange(10)
+        stale = exzarr.open(path, mode="r+")
+        a.append(np.arange(10, 20))
+        stale[8:10] = -1
+        out = run_isolated(
+            f"""
+import exzarr
+_report(values=exzarr.open({str(path)!r})[...].tolist())
+"""
+        )
+        want = [float(i) for i in range(20)]
+        want[8] = want[9] = -1.0
+        assert out.result == {"values": want}, (name, out.stderr)
