@@ -3,13 +3,26 @@
 Thousands of requests can be in flight on this one thread without a Python thread per
 request; synchronous callers hand it coroutines and wait for the results. A forked child
 gets a fresh loop (the parent's thread does not exist there).
+
+Requests of a native client (obstore's Rust runtime) finish on the client's own threads,
+which take the GIL to hand their result to this loop. A thread that takes the GIL after the
+interpreter has begun to shut down is ended on the spot, which kills the process when that
+thread is running Rust code (SIGABRT/SIGSEGV at exit, seen when a program ended with
+requests in flight or right after its last one). So every native awaitable goes through
+:func:`native`, which counts it until its result has arrived and never cancels it midway
+(a cancelled caller stops waiting; the request finishes in the background), and an
+``atexit`` hook waits for the count to drop to zero, stops the loop, and waits until no
+thread outside :mod:`threading` is still running Python code, before shutdown begins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import sys
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Awaitable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -19,6 +32,8 @@ T = TypeVar("T")
 
 _state: dict[str, Any] = {"loop": None, "thread": None}
 _lock = threading.Lock()
+_native: set[asyncio.Future[Any]] = set()  # native requests whose result has not arrived yet
+EXIT_WAIT = 30.0  # seconds the interpreter's exit waits at most for native requests in flight
 
 
 @at_fork
@@ -26,6 +41,41 @@ def _reset_after_fork() -> None:
     global _lock
     _lock = threading.Lock()
     _state["loop"] = _state["thread"] = None
+    _native.clear()  # the parent's requests: their threads do not exist here
+
+
+async def native(aw: Awaitable[T]) -> T:
+    """Await a native client's awaitable (run on the background loop); see the module notes."""
+    fut = asyncio.ensure_future(aw)
+    if not fut.done():
+        _native.add(fut)
+        fut.add_done_callback(_native.discard)
+    return await asyncio.shield(fut)
+
+
+def _foreign_threads_in_python() -> bool:
+    """Whether a thread not started by :mod:`threading` (a native client's) is running Python code."""
+    known = {t.ident for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
+    return any(ident not in known for ident in sys._current_frames())
+
+
+def _quiesce(timeout: float | None = None) -> None:
+    """Before the interpreter shuts down: let native requests finish, stop the loop (see module notes)."""
+    lp, thread = _state["loop"], _state["thread"]
+    if lp is None or thread is None or not thread.is_alive():
+        return
+    deadline = time.monotonic() + (EXIT_WAIT if timeout is None else timeout)
+    while _native and time.monotonic() < deadline:
+        time.sleep(0.002)
+    with _lock:
+        lp.call_soon_threadsafe(lp.stop)
+        thread.join(max(0.0, deadline - time.monotonic()))
+        _state["loop"] = _state["thread"] = None  # a later call (another exit hook) starts a new loop
+    while _foreign_threads_in_python() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+atexit.register(_quiesce)
 
 
 def loop() -> asyncio.AbstractEventLoop:

@@ -175,6 +175,9 @@ class ObjectStore(Store):
             self.attempts += 1
             try:
                 result = await make()
+            except asyncio.CancelledError:  # the caller stopped waiting (the request itself finishes: aioloop.native)
+                self.limit.release(ok=True)
+                raise
             except FileNotFoundError as exc:
                 self.limit.release(ok=True)
                 if _NO_BUCKET.search(str(exc)):
@@ -223,7 +226,7 @@ class ObjectStore(Store):
                 return b"", None, None  # an empty range: nothing to ask for
             t0 = time.monotonic()
             try:
-                res = await obs.get_async(self._store, key, options=options or None)
+                res = await aioloop.native(obs.get_async(self._store, key, options=options or None))
                 self.limit.observe(time.monotonic() - t0)  # the time to the headers: a latency signal
             except Exception as exc:
                 if _is_range_error(exc, byte_range):
@@ -233,7 +236,7 @@ class ObjectStore(Store):
             size = meta.get("size")
             if limit is not None and size is not None and size > limit:
                 raise too_large(self, key, size, limit)
-            value = bytes(await res.bytes_async())
+            value = bytes(await aioloop.native(res.bytes_async()))
             want = _expected_length(byte_range, size)
             if want is not None and len(value) != want:  # a body cut short (a dropped connection)
                 raise _Incomplete(f"incomplete body for {key!r}: {len(value)} of {want} bytes")
@@ -370,7 +373,7 @@ class ObjectStore(Store):
         self._check_writable(key)
         data = _as_bytes(value)
         obs = _obstore()
-        self._run(self._call("put", key, lambda: obs.put_async(self._store, key, data, use_multipart=False)))
+        self._run(self._call("put", key, lambda: aioloop.native(obs.put_async(self._store, key, data, use_multipart=False))))
 
     def set_many(self, items: Any) -> None:
         obs = _obstore()
@@ -380,7 +383,10 @@ class ObjectStore(Store):
 
         async def all_of() -> None:
             await asyncio.gather(
-                *(self._call("put", k, lambda k=k, v=v: obs.put_async(self._store, k, v, use_multipart=False)) for k, v in pairs)
+                *(
+                    self._call("put", k, lambda k=k, v=v: aioloop.native(obs.put_async(self._store, k, v, use_multipart=False)))
+                    for k, v in pairs
+                )
             )
 
         self._run(all_of())
@@ -395,11 +401,11 @@ class ObjectStore(Store):
 
         async def delete(k: str) -> None:
             with contextlib.suppress(FileNotFoundError):
-                await self._call("delete", k, lambda: obs.delete_async(self._store, k))
+                await self._call("delete", k, lambda: aioloop.native(obs.delete_async(self._store, k)))
 
         async def put(k: str, v: bytes, slots: asyncio.Semaphore | None) -> None:
             async with slots if slots is not None else contextlib.nullcontext():
-                await self._call("put", k, lambda: obs.put_async(self._store, k, v, use_multipart=False))
+                await self._call("put", k, lambda: aioloop.native(obs.put_async(self._store, k, v, use_multipart=False)))
 
         async def all_of() -> None:
             slots = asyncio.Semaphore(concurrency) if concurrency else None
@@ -422,7 +428,11 @@ class ObjectStore(Store):
         data = _as_bytes(value)
         obs = _obstore()
         try:
-            self._run(self._call("put", key, lambda: obs.put_async(self._store, key, data, mode="create", use_multipart=False)))
+            self._run(
+                self._call(
+                    "put", key, lambda: aioloop.native(obs.put_async(self._store, key, data, mode="create", use_multipart=False))
+                )
+            )
         except (obs.exceptions.AlreadyExistsError, obs.exceptions.PreconditionError):
             return False
         return True
@@ -432,7 +442,7 @@ class ObjectStore(Store):
         self._check_writable(key)
         obs = _obstore()
         with contextlib.suppress(FileNotFoundError):
-            self._run(self._call("delete", key, lambda: obs.delete_async(self._store, key)))
+            self._run(self._call("delete", key, lambda: aioloop.native(obs.delete_async(self._store, key))))
 
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
@@ -450,7 +460,7 @@ class ObjectStore(Store):
     async def _head_async(self, key: str) -> dict[str, Any] | None:
         obs = _obstore()
         try:
-            return await self._call("head", key, lambda: obs.head_async(self._store, key))
+            return await self._call("head", key, lambda: aioloop.native(obs.head_async(self._store, key)))
         except FileNotFoundError:
             return None
 
