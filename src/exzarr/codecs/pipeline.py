@@ -65,6 +65,22 @@ class CodecPipeline:
         self._fast_enc = self._fast_encoder()
         self.decode_into = self._into_decoder()
         self.decode_rows = self._rows_decoder()
+        self.native_codec = self._native_codec()
+
+    def _native_codec(self) -> str | None:
+        """``"raw"`` when a stored chunk is the chunk's own bytes, ``"zstd"`` when it is one zstd
+        frame of them, else ``None``: the chains whose local reads :mod:`exzarr.engine.native`
+        decodes in C (fixed-size elements, no array->array codec, bytes as they are in memory)."""
+        if self._fast is None:
+            return None
+        if not self._bb:
+            return "raw"
+        from .compressors import ZstdCodec
+
+        b = self._bb[0]
+        if len(self._bb) == 1 and (isinstance(b, ZstdCodec) or getattr(b, "codec_id", None) == "zstd"):
+            return "zstd"
+        return None
 
     def _serialized_expect(self) -> Expect:
         """What the array->bytes codec produces: exact for fixed-size data types, else a bound."""

@@ -11,6 +11,7 @@ shared pool (:mod:`exzarr.engine.executor`). Fast paths, each with a plain twin
 
 - decode straight into the output when a whole chunk's destination is one contiguous block;
 - decode only the leading rows of a zstd or raw chunk when the read needs no more;
+- read local raw or zstd chunks in C, a batch per call without the GIL (:mod:`exzarr.engine.native`);
 - serve decoded chunks from the cache;
 - read sharded arrays by inner chunk (:mod:`exzarr.engine.sharded`) instead of whole shards;
 - encode a wholly overwritten chunk from the caller's block without a copy.
@@ -38,6 +39,7 @@ from ..errors import ReadOnlyError, ResultTooLargeError, StoreError, decode_erro
 from ..indexing import CoordinateSelection, OrthogonalSelection, basic_selection, rechunk
 from ..metadata.model import ArrayMetadata
 from ..storage.base import Store
+from . import native
 from .executor import cpu_gate, resolve_concurrency, run_tasks
 from .layout import ChunkLayout
 from .locks import chunk_lock, chunk_locks
@@ -326,10 +328,17 @@ class ChunkEngine:
     def _read_plain(self, sel: Selection, out: np.ndarray, conc: int) -> None:
         layout = self.layout
         sel = on_grid(sel, layout.object_shape)
+        left: set[Index] | None = None
+        if self.fast and self.cache is None and not telemetry.enabled() and native.eligible(self, sel):
+            left = set(native.read_local(self, sel, out, conc))  # type: ignore[arg-type]
+            if not left:
+                return
         if isinstance(sel, OrthogonalSelection):
             tasks, flat = list(plan_orthogonal(sel, layout.object_shape)), out
         else:
             tasks, flat = list(plan_coordinate(sel)), out.reshape(-1)
+        if left is not None:  # the chunks the C loop left to this path (see exzarr.engine.native)
+            tasks = [t for t in tasks if t.chunk_coords in left]
         fill, name, cache = self.fill, self.name, self.cache
         key_of = self.object_key
         gate = cpu_gate(conc)

@@ -26,6 +26,7 @@ from ..config import config
 from ..errors import ChunkDecodeError, decoding
 from ..indexing import CoordinateSelection, OrthogonalSelection, rechunk
 from ..storage.base import ByteRange, Snapshot, SnapshotChanged, Store
+from . import native
 from .executor import cpu_gate, resolve_concurrency, run_tasks
 from .plan import ChunkTask, plan_coordinate, plan_orthogonal
 
@@ -51,6 +52,7 @@ class ShardIO:
         n = sharding.index_nbytes()
         self._index_range = ByteRange.from_suffix(n) if sharding.index_location == "end" else ByteRange(0, n)
         self._inner_limit = sharding.inner_pipeline.stored_limit
+        self.inner_limit = self._inner_limit  # the most bytes an inner chunk can hold
 
     # -- reading -----------------------------------------------------------------------------
     def index(self, key: str, snap: Snapshot | None) -> np.ndarray | None:
@@ -122,6 +124,9 @@ class ShardIO:
         sh = self.sh
         inner_shape, cps = sh.chunk_shape, sh.cps
         sel = rechunk(sel, inner_shape)
+        if self.cache is None and not telemetry.enabled() and native.sharded_eligible(self, sel):
+            native.read_sharded(self, sel, out, conc, run)  # type: ignore[arg-type]
+            return
         if isinstance(sel, OrthogonalSelection):
             tasks, flat = list(plan_orthogonal(sel, inner_shape)), out
         else:

@@ -131,6 +131,11 @@ class _FileSnapshot(Snapshot):
     def __init__(self, fd: int, size: int) -> None:
         self._fd, self.size = fd, size
 
+    @property
+    def fd(self) -> int:
+        """The open descriptor (exzarr.engine.native reads inner chunks through it)."""
+        return self._fd
+
     def read(self, byte_range: ByteRange | None = None) -> bytes:
         a, b = (0, self.size) if byte_range is None else byte_range.resolve(self.size)
         return _pread_all(self._fd, b - a, a)
@@ -229,6 +234,19 @@ class LocalStore(Store):
         return self._root + check_key(key) if os.sep == "/" else self._root + check_key(key).replace("/", os.sep)
 
     # -- reading ----------------------------------------------------------------------------
+    #: how chunk files are opened for reading (also by exzarr.engine.native's C loop)
+    read_flags = _O_READ
+
+    def file_paths(self, keys: Sequence[str]) -> list[bytes]:
+        """The file of each key, as bytes (keys checked as by every other call).
+
+        >>> import os, tempfile
+        >>> s = LocalStore(tempfile.mkdtemp())
+        >>> s.file_paths(["a/c/0"])[0] == os.fsencode(os.path.join(s.root, "a", "c", "0"))
+        True
+        """
+        return [os.fsencode(self._fspath(k)) for k in keys]
+
     def _open(self, key: str) -> tuple[int, int] | None:
         """``(fd, size)`` of the regular file at ``key``, ``None`` when there is none."""
         path = self._fspath(key)

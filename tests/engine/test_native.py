@@ -1,0 +1,416 @@
+"""The C chunk loop of local reads (exzarr.engine.native) against its plain twin and NumPy.
+
+The fast path must exist where the suite runs (else every comparison below would compare the
+Python path with itself), must give exactly what the plain twin (``fast=False``: whole decode,
+then copy) and NumPy give, and must leave every chunk it does not decode, hostile files above
+all, to the ordinary path, so that errors are the same errors as without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+
+import numpy as np
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from isolate import run_isolated
+
+import exzarr
+from exzarr.engine import native
+from exzarr.engine.core import ChunkEngine, EngineSpec
+from exzarr.indexing import basic_selection
+from exzarr.testing.strategies import basic_index, shapes_and_chunks
+
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+COMPRESSORS = [None, "zstd", ("zstd", {"level": 3, "checksum": True})]
+DTYPES = ["f8", "<i2", "u1", ">i4", "c8", "M8[s]", "S3"]
+
+
+def test_the_c_loop_is_built_with_zstd():
+    assert native.available("raw") and native.available("zstd"), "exzarr._native was not built (or libzstd not found)"
+
+
+REAL_READ = native.read_local
+
+
+class Spy:
+    """Counts chunks the C loop decoded and chunks it left to the ordinary path."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        self.left = 0
+        real = REAL_READ
+
+        def spy(*args, **kw):
+            self.calls += 1
+            left = real(*args, **kw)
+            self.left += len(left)
+            return left
+
+        monkeypatch.setattr(native, "read_local", spy)
+
+
+def same(x, y) -> bool:
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind in "Mm" and y.dtype.kind in "Mm":  # NaT (the default fill) is never equal to itself
+        return x.shape == y.shape and np.array_equal(x.view("i8"), y.view("i8"))
+    return np.array_equal(x, y)
+
+
+def plain(a):
+    return ChunkEngine(EngineSpec.from_metadata(a.store, a.path, a.metadata, fast=False))
+
+
+def make(root, shape, chunks, dtype, compressor, fmt):
+    fill = {"S": b"ab", "M": None}.get(np.dtype(dtype).kind, 7)
+    kw = {"shape": shape, "chunks": chunks, "dtype": dtype, "fill_value": fill}
+    if fmt == 2:
+        return exzarr.create(f"{root}/a.zarr", zarr_format=2, compressor=compressor, **kw)
+    kw["dtype"] = np.dtype(dtype).newbyteorder("=").str
+    return exzarr.create(f"{root}/a.zarr", compressor=compressor, **kw)
+
+
+def values(shape, dtype, seed):
+    v = np.random.default_rng(seed).integers(0, 120, size=shape)
+    return v.astype("S3") if np.dtype(dtype).kind == "S" else v.astype(dtype)
+
+
+@SETTINGS
+@given(
+    sc=shapes_and_chunks(max_ndim=3, max_side=11),
+    dtype=st.sampled_from(DTYPES),
+    compressor=st.sampled_from(COMPRESSORS),
+    fmt=st.sampled_from([2, 3]),
+    data=st.data(),
+)
+def test_c_reads_equal_the_plain_twin_and_numpy(monkeypatch, sc, dtype, compressor, fmt, data):
+    shape, chunks = sc
+    spy = Spy(monkeypatch)
+    with tempfile.TemporaryDirectory() as root:
+        a = make(root, shape, chunks, dtype, compressor, fmt)
+        ref = np.full(shape, a.fill_value, dtype=a.dtype)
+        for k in range(data.draw(st.integers(0, 3))):  # some chunks written, others missing (fill)
+            sel = data.draw(basic_index(shape))
+            v = values(np.shape(ref[sel]), a.dtype, k)
+            ref[sel] = v
+            a[sel] = v
+        a = exzarr.open_array(f"{root}/a.zarr")
+        twin = plain(a)
+        for _ in range(3):
+            sel = data.draw(basic_index(shape))
+            got = a[sel]
+            assert same(got, ref[sel])
+            assert np.asarray(got).dtype.newbyteorder("=") == np.asarray(ref[sel]).dtype.newbyteorder("=")
+            assert same(twin.read(basic_selection(sel, shape, a.metadata.chunks)), ref[sel])
+            assert same(a.get_basic_selection(sel, max_concurrency=1), ref[sel])
+        assert same(a[...], ref)
+        assert spy.left == 0
+        if ref.size:
+            assert spy.calls > 0  # the C loop read them (steps other than 1 go the other way)
+
+
+def test_reads_of_every_chunk_shape_go_through_the_c_loop_and_agree(monkeypatch, tmp_path):
+    spy = Spy(monkeypatch)
+    x = np.arange(37 * 29 * 5, dtype="f8").reshape(37, 29, 5)
+    for compressor in (None, "zstd"):
+        for chunks in [(8, 8, 5), (8, 4, 2), (37, 29, 5), (1, 1, 1), (40, 30, 6)]:
+            root = tmp_path / f"{compressor}-{'x'.join(map(str, chunks))}"
+            a = exzarr.create(str(root), shape=x.shape, chunks=chunks, dtype="f8", compressor=compressor)
+            a[...] = x
+            twin = plain(a)
+            for sel in [(...,), (slice(3, 30), slice(1, 28), slice(1, 4)), (5, slice(None), 2), (slice(9, 10), 3), (36, 28, 4)]:
+                assert np.array_equal(a[sel], x[sel]), (chunks, sel)
+                assert np.array_equal(twin.read(basic_selection(sel, x.shape, chunks)), x[sel])
+    assert spy.calls == 50 and spy.left == 0
+
+
+def test_a_fresh_interpreter_reads_what_the_c_loop_reads(tmp_path):
+    x = np.random.default_rng(3).normal(size=(300, 200)).round(2)
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=x.shape, chunks=(64, 48), dtype="f8", compressor="zstd")
+    a[:250] = x[:250]
+    expected = x.copy()
+    expected[250:] = 0
+    out = run_isolated(
+        """
+        import hashlib, sys, exzarr
+        from exzarr.engine import native
+        a = exzarr.open_array(sys.argv[1])
+        digest = lambda x: hashlib.sha256(x.tobytes()).hexdigest()
+        _report(digests=[digest(a[...]), digest(a[10:290, 7:190])], native=native.available("zstd"))
+        """,
+        args=(str(tmp_path / "a.zarr"),),
+    )
+    digests = [
+        hashlib.sha256(expected.tobytes()).hexdigest(),
+        hashlib.sha256(expected[10:290, 7:190].copy().tobytes()).hexdigest(),
+    ]
+    assert out.result == {"digests": digests, "native": True}, out.stderr
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+
+def _frame(raw: bytes, **kw) -> bytes:
+    return zstandard.ZstdCompressor(level=1, **kw).compress(raw)
+
+
+CHUNK = np.arange(16, dtype="<f8").reshape(4, 4)
+RAW = CHUNK.tobytes()
+HOSTILE = {
+    "truncated frame": lambda: _frame(RAW)[:-5],
+    "bytes after the frame": lambda: _frame(RAW) + b"\0\0\0\0",
+    "two frames": lambda: _frame(RAW[:64]) + _frame(RAW[64:]),
+    "content size too small": lambda: _frame(RAW[:120]),
+    "content size too large": lambda: _frame(RAW + RAW[:8]),
+    "no content size, too long": lambda: _frame(RAW + RAW[:8], write_content_size=False),
+    "no content size, too short": lambda: _frame(RAW[:120], write_content_size=False),
+    "skippable frame": lambda: (0x184D2A50).to_bytes(4, "little") + (128).to_bytes(4, "little") + RAW,
+    "not zstd": lambda: b"\x00" * 50,
+    "empty file": lambda: b"",
+    "reserved block type": lambda: (lambda f: f[:6] + bytes([f[6] | 0x06]) + f[7:])(_frame(RAW)),
+    "bad checksum": lambda: _frame(RAW, write_checksum=True)[:-1] + b"\x00",
+}
+
+
+def _outcome(fn):
+    try:
+        return ("ok", fn().tolist())
+    except Exception as exc:  # the error class and message are the contract
+        return (type(exc).__name__, str(exc))
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_zstd_chunks_fail_as_on_the_plain_path(tmp_path, monkeypatch, case):
+    spy = Spy(monkeypatch)
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="<f8", compressor="zstd")
+    a[...] = np.arange(64).reshape(8, 8)
+    (tmp_path / "a.zarr" / "c" / "1" / "0").write_bytes(HOSTILE[case]())
+    twin = plain(a)
+    fast = _outcome(lambda: a[...])
+    slow = _outcome(lambda: twin.read(basic_selection(..., (8, 8), (4, 4))))
+    assert fast == slow
+    assert fast[0] != "ok" and "c/1/0" in fast[1]
+    assert spy.left == 1  # the other three chunks were decoded in C; the hostile one was left to Python
+    assert np.array_equal(a[:4], np.arange(32).reshape(4, 8))  # the neighbours read fine
+
+
+def test_a_frame_without_content_size_is_read_by_both_paths(tmp_path, monkeypatch):
+    spy = Spy(monkeypatch)
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="<f8", compressor="zstd")
+    a[...] = 1
+    a[...] = 0  # zero chunks are not stored: the directory stays
+    (tmp_path / "a.zarr" / "c" / "1").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "a.zarr" / "c" / "1" / "0").write_bytes(_frame(RAW, write_content_size=False))
+    exp = np.zeros((8, 8))
+    exp[4:, :4] = CHUNK
+    assert np.array_equal(a[...], exp) and np.array_equal(plain(a).read(basic_selection(..., (8, 8), (4, 4))), exp)
+    assert spy.left == 0
+
+
+@pytest.mark.parametrize("case", ["short", "long", "empty"])
+def test_raw_chunks_of_the_wrong_size_fail_as_on_the_plain_path(tmp_path, monkeypatch, case):
+    spy = Spy(monkeypatch)
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="<f8", compressor=None)
+    a[...] = 1
+    data = {"short": RAW[:-1], "long": RAW + b"x", "empty": b""}[case]
+    (tmp_path / "a.zarr" / "c" / "0" / "1").write_bytes(data)
+    fast, slow = _outcome(lambda: a[...]), _outcome(lambda: plain(a).read(basic_selection(..., (8, 8), (4, 4))))
+    assert fast == slow and fast[0] != "ok" and "c/0/1" in fast[1]
+    assert spy.left == 1
+
+
+def test_files_that_are_not_chunks(tmp_path, monkeypatch):
+    spy = Spy(monkeypatch)
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="<f8", compressor="zstd", fill_value=5)
+    a[...] = 1
+    c = tmp_path / "a.zarr" / "c"
+    (c / "0" / "1").unlink()
+    (c / "0" / "1").mkdir()  # a directory where a chunk would be: a prefix, so the chunk is missing
+    (c / "1" / "0").unlink()
+    os.mkfifo(c / "1" / "0")  # a FIFO: refused (and never waited on)
+    fast, slow = _outcome(lambda: a[...]), _outcome(lambda: plain(a).read(basic_selection(..., (8, 8), (4, 4))))
+    assert fast == slow and fast[0] == "StoreError" and "c/1/0" in fast[1] and "not a regular file" in fast[1]
+    exp = np.ones((4, 8))
+    exp[:, 4:] = 5
+    assert np.array_equal(a[:4], exp)
+    (c / "1" / "0").unlink()
+    (c / "1" / "0").symlink_to(c / "0" / "0")  # reads follow symlinks, as on the Python path
+    assert np.array_equal(a[4:, :4], np.ones((4, 4)))
+    assert spy.left >= 1
+
+
+def test_a_chunk_larger_than_a_chunk_can_be_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    spy = Spy(monkeypatch)
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="<f8", compressor="zstd")
+    a[...] = 1
+    limit = a.metadata and plain(a).layout.pipeline.stored_limit
+    (tmp_path / "a.zarr" / "c" / "1" / "1").write_bytes(b"\x28\xb5\x2f\xfd" + b"\0" * limit)
+    fast, slow = _outcome(lambda: a[...]), _outcome(lambda: plain(a).read(basic_selection(..., (8, 8), (4, 4))))
+    assert fast == slow and fast[0] != "ok" and "c/1/1" in fast[1]
+    assert spy.left == 1
+
+
+def test_bad_arguments_to_the_c_loop_are_refused():
+    from exzarr import _native
+
+    out = np.zeros((4, 4))
+    buf = out.reshape(-1).view(np.uint8)
+    spans = np.array([[[0, 4, 0], [0, 4, 0]]], dtype=np.int64)
+    with pytest.raises(ValueError, match="outside its chunk or the output"):
+        _native.read_chunks(
+            [b"/nonexistent"], np.array([[[0, 5, 0], [0, 4, 0]]], dtype=np.int64), buf, (4, 4), (4, 4), 8, 0, 10**6, 0
+        )
+    with pytest.raises(ValueError, match="outside its chunk or the output"):
+        _native.read_chunks(
+            [b"/nonexistent"], np.array([[[0, 4, 1], [0, 4, 0]]], dtype=np.int64), buf, (4, 4), (4, 4), 8, 0, 10**6, 0
+        )
+    with pytest.raises(ValueError, match="spans"):
+        _native.read_chunks([b"/a", b"/b"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(ValueError, match="out"):
+        _native.read_chunks([b"/a"], spans, buf[:-1], (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(TypeError, match="not bytes"):
+        _native.read_chunks(["/a"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(ValueError, match="codec"):
+        _native.read_chunks([b"/a"], spans, buf, (4, 4), (4, 4), 8, 9, 10**6, 0)
+    with pytest.raises(BufferError):
+        _native.read_chunks([b"/a"], spans, bytes(128), (4, 4), (4, 4), 8, 0, 10**6, 0)
+    assert bytes(_native.read_chunks([b"/nonexistent/x"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, os.O_RDONLY)) == b"\x01"
+
+
+# ----------------------------------------------------------------------------- sharded arrays
+
+REAL_SHARDED = native.read_sharded
+
+
+class ShardSpy:
+    def __init__(self, monkeypatch):
+        self.calls = 0
+
+        def spy(*args, **kw):
+            self.calls += 1
+            return REAL_SHARDED(*args, **kw)
+
+        monkeypatch.setattr(native, "read_sharded", spy)
+
+
+def python_path(a, monkeypatch, fn):
+    """``fn()`` with the C loop switched off: the ordinary inner-chunk path of ShardIO."""
+    with monkeypatch.context() as m:
+        m.setattr(native, "sharded_eligible", lambda *args: False)
+        return _outcome(fn)
+
+
+@SETTINGS
+@given(
+    sc=shapes_and_chunks(max_ndim=3, max_side=11),
+    factor=st.lists(st.integers(1, 3), min_size=3, max_size=3),
+    dtype=st.sampled_from(["f8", "<i2", "u1", "c8", "M8[s]"]),
+    compressor=st.sampled_from(COMPRESSORS),
+    data=st.data(),
+)
+def test_c_sharded_reads_equal_the_plain_twin_and_numpy(monkeypatch, sc, factor, dtype, compressor, data):
+    shape, chunks = sc
+    shards = tuple(c * f for c, f in zip(chunks, factor, strict=False))
+    spy = ShardSpy(monkeypatch)
+    with tempfile.TemporaryDirectory() as root:
+        fill = None if dtype.startswith("M") else 7
+        a = exzarr.create(
+            f"{root}/s.zarr", shape=shape, chunks=chunks, shards=shards, dtype=dtype, compressor=compressor, fill_value=fill
+        )
+        ref = np.full(shape, a.fill_value, dtype=a.dtype)
+        for k in range(data.draw(st.integers(0, 3))):
+            sel = data.draw(basic_index(shape))
+            v = values(np.shape(ref[sel]), a.dtype, k)
+            ref[sel] = v
+            a[sel] = v
+        a = exzarr.open_array(f"{root}/s.zarr")
+        twin = plain(a)
+        for _ in range(3):
+            sel = data.draw(basic_index(shape))
+            assert same(a[sel], ref[sel])
+            assert same(twin.read(basic_selection(sel, shape, a.metadata.chunks)), ref[sel])
+        assert same(a[...], ref)
+        if ref.size:
+            assert spy.calls > 0
+
+
+def _sharded(tmp_path):
+    a = exzarr.create(str(tmp_path / "s.zarr"), shape=(8, 8), chunks=(4, 4), shards=(8, 8), dtype="<f8", compressor="zstd")
+    a[...] = np.arange(64).reshape(8, 8)
+    path = tmp_path / "s.zarr" / "c" / "0" / "0"
+    blob = bytearray(path.read_bytes())
+    index = np.frombuffer(bytes(blob[-(16 * 4 + 4) : -4]), dtype="<u8").reshape(2, 2, 2)
+    return a, path, blob, index
+
+
+def test_a_corrupt_inner_chunk_fails_as_on_the_python_path(tmp_path, monkeypatch):
+    spy = ShardSpy(monkeypatch)
+    a, path, blob, index = _sharded(tmp_path)
+    off, n = (int(v) for v in index[1, 0])
+    blob[off + n - 3] ^= 0xFF  # the frame's last block: the decoder notices
+    blob[off : off + 4] = b"\0\0\0\0"  # and the magic number, certainly
+    path.write_bytes(bytes(blob))
+    fast = _outcome(lambda: a[...])
+    assert fast == python_path(a, monkeypatch, lambda: a[...])
+    assert fast[0] == "ChunkDecodeError" and "c/0/0" in fast[1]
+    assert np.array_equal(a[:4], np.arange(32).reshape(4, 8))
+    assert spy.calls == 2
+
+
+@pytest.mark.parametrize("case", ["past the end", "too large", "empty entry", "short shard"])
+def test_hostile_shard_indexes_fail_as_on_the_python_path(tmp_path, monkeypatch, case):
+    """The index is checked by the same code on both paths (crc32c first: forged indexes carry a right checksum)."""
+    import crc32c
+
+    spy = ShardSpy(monkeypatch)
+    a, path, blob, index = _sharded(tmp_path)
+    index = index.copy()
+    if case == "past the end":
+        index[0, 1, 0] = len(blob) - 10
+    elif case == "too large":
+        index[0, 1, 1] = 10**9
+    elif case == "empty entry":
+        index[0, 1] = 2**64 - 1  # a missing inner chunk: fill
+    if case == "short shard":
+        forged = bytes(blob[-40:])
+    else:
+        raw = index.astype("<u8").tobytes()
+        forged = bytes(blob[: -(len(raw) + 4)]) + raw + crc32c.crc32c(raw).to_bytes(4, "little")
+    path.write_bytes(forged)
+    fast = _outcome(lambda: a[...])
+    assert fast == python_path(a, monkeypatch, lambda: a[...])
+    if case == "empty entry":
+        exp = np.arange(64.0).reshape(8, 8)
+        exp[:4, 4:] = 0
+        assert fast == ("ok", exp.tolist())
+    else:
+        assert fast[0] == "ChunkDecodeError" and "c/0/0" in fast[1]
+    assert spy.calls == 1
+
+
+def test_a_sharded_read_keeps_one_version_of_a_shard(tmp_path, monkeypatch):
+    """A writer replacing the shard between the index read and the chunk reads does not mix versions."""
+    a = exzarr.create(str(tmp_path / "s.zarr"), shape=(8, 8), chunks=(4, 4), shards=(8, 8), dtype="<f8", compressor="zstd")
+    a[...] = 1
+    from exzarr.engine.sharded import ShardIO
+
+    real_index = ShardIO.index
+    other = exzarr.open_array(str(tmp_path / "s.zarr"), mode="r+")
+    calls = []
+
+    def index_then_replace(self, key, snap):
+        idx = real_index(self, key, snap)
+        if not calls:
+            calls.append(key)
+            other[...] = np.arange(64).reshape(8, 8)  # rewrites the shard file (a new file renamed over it)
+        return idx
+
+    monkeypatch.setattr(ShardIO, "index", index_then_replace)
+    assert np.array_equal(a[...], np.ones((8, 8)))  # the version whose index was read, whole
+    assert calls and np.array_equal(a[...], np.arange(64).reshape(8, 8))
