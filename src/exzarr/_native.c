@@ -22,6 +22,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -123,6 +124,15 @@ static int decode(int codec, void *dctx, const char *src, size_t len, char *dst,
     unsigned long long stated = Z.frame_content_size(src, len);
     if (stated == ZSTD_CONTENTSIZE_ERROR) return ST_FALLBACK;
     if (stated != ZSTD_CONTENTSIZE_UNKNOWN && stated != (unsigned long long)nbytes) return ST_FALLBACK;
+    if (stated == ZSTD_CONTENTSIZE_UNKNOWN) {
+        /* a stream: the Python path's streaming decoder refuses windows over 2**27 bytes (zstd's
+           default limit), which the one-shot call below would not check: leave those to it */
+        unsigned char fhd = (unsigned char)src[4];
+        if (fhd & 0x20) return ST_FALLBACK; /* single segment without a content size: malformed */
+        unsigned char wd = (unsigned char)src[5];
+        unsigned long long base = 1ULL << (10 + (wd >> 3));
+        if (base + (base / 8) * (wd & 7) > (1ULL << 27)) return ST_FALLBACK;
+    }
     size_t frame = Z.find_frame_compressed_size(src, len);
     if (Z.is_error(frame) || frame != len) return ST_FALLBACK; /* bytes after the frame, or truncated */
     size_t n = Z.decompress_dctx(dctx, dst, nbytes, src, len);
@@ -164,15 +174,16 @@ static void copy_block(const char *chunk, char *out, int ndim, const Py_ssize_t 
 }
 
 /* Decode one stored chunk (rbuf, rlen) into its block of the output. */
-static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char *scratch, char *out, int ndim,
+static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **scratch, char *out, int ndim,
                  const Py_ssize_t *cshape, const Py_ssize_t *oshape, const long long *s, Py_ssize_t itemsize, size_t nbytes) {
     /* the destination is one contiguous block when the chunk is whole and the output keeps the
        chunk's extent on every axis after the first */
     int direct = s[0] == 0 && s[1] == cshape[0];
     for (int d = 1; d < ndim && direct; d++) direct = s[3 * d] == 0 && s[3 * d + 1] == cshape[d] && oshape[d] == cshape[d];
     if (direct) return decode(codec, dctx, rbuf, rlen, out + (size_t)s[2] * (nbytes / (size_t)cshape[0]), nbytes);
-    int r = decode(codec, dctx, rbuf, rlen, scratch, nbytes);
-    if (r == ST_OK) copy_block(scratch, out, ndim, cshape, oshape, s, itemsize);
+    if (!*scratch && !(*scratch = malloc(nbytes))) return ST_FALLBACK;
+    int r = decode(codec, dctx, rbuf, rlen, *scratch, nbytes);
+    if (r == ST_OK) copy_block(*scratch, out, ndim, cshape, oshape, s, itemsize);
     return r;
 }
 
@@ -256,14 +267,20 @@ static PyObject *run_batch(PyObject *args, int mode) {
     }
     PyObject *status = NULL;
     const char **cpaths = NULL;
+    long long *sp = NULL, *rg = NULL;
     if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_C_CONTIGUOUS) < 0) goto done;
     if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto done;
     size_t nbytes = (size_t)itemsize, obytes = (size_t)itemsize;
     for (int d = 0; d < ndim; d++) {
-        nbytes *= (size_t)cshape[d];
-        obytes *= (size_t)oshape[d];
+        if (__builtin_mul_overflow(nbytes, (size_t)cshape[d], &nbytes) ||
+            __builtin_mul_overflow(obytes, (size_t)oshape[d], &obytes) || nbytes > (size_t)PY_SSIZE_T_MAX ||
+            obytes > (size_t)PY_SSIZE_T_MAX) {
+            PyErr_Format(PyExc_ValueError, "chunk_shape or out_shape: too many bytes");
+            goto done;
+        }
     }
-    if (spans.len != (Py_ssize_t)(n * 3 * ndim * (Py_ssize_t)sizeof(long long))) {
+    if (n > PY_SSIZE_T_MAX / (3 * MAX_NDIM * (Py_ssize_t)sizeof(long long)) ||
+        spans.len != (Py_ssize_t)(n * 3 * ndim * (Py_ssize_t)sizeof(long long))) {
         PyErr_Format(PyExc_ValueError, "spans: expected %zd int64 values", n * 3 * ndim);
         goto done;
     }
@@ -271,12 +288,27 @@ static PyObject *run_batch(PyObject *args, int mode) {
         PyErr_Format(PyExc_ValueError, "out: %zd bytes for an output of %zu", out.len, obytes);
         goto done;
     }
-    const long long *sp = (const long long *)spans.buf;
+    /* private copies, checked and used without the GIL: the caller's buffers may change meanwhile
+       (another thread, or `out` sharing memory with them) */
+    sp = PyMem_Malloc((size_t)(n ? n : 1) * 3 * (size_t)ndim * sizeof(long long));
+    rg = PyMem_Malloc((size_t)(n ? n : 1) * 3 * sizeof(long long));
+    if (!sp || !rg) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(sp, spans.buf, (size_t)spans.len);
+    if (mode == FROM_RANGES) memcpy(rg, ranges.buf, (size_t)ranges.len);
     for (Py_ssize_t i = 0; i < n * ndim; i++) { /* every block inside its chunk and the output */
         long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
         int d = (int)(i % ndim);
-        if (c0 < 0 || c1 <= c0 || c1 > cshape[d] || o0 < 0 || o0 + (c1 - c0) > oshape[d]) {
+        if (c0 < 0 || c1 <= c0 || c1 > cshape[d] || o0 < 0 || o0 > oshape[d] || c1 - c0 > oshape[d] - o0) {
             PyErr_Format(PyExc_ValueError, "spans: block %zd is outside its chunk or the output", i / ndim);
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; mode == FROM_RANGES && i < n; i++) {
+        if (rg[3 * i] < 0 || rg[3 * i] > INT_MAX || rg[3 * i + 1] < 0 || rg[3 * i + 2] < 0) {
+            PyErr_Format(PyExc_ValueError, "ranges: entry %zd is not a descriptor, offset and length", i);
             goto done;
         }
     }
@@ -299,20 +331,19 @@ static PyObject *run_batch(PyObject *args, int mode) {
             cpaths[i] = PyBytes_AS_STRING(p);
         }
     }
-    const long long *rg = (const long long *)ranges.buf;
     char *st = PyByteArray_AS_STRING(status);
     int failed_alloc = 0;
     Py_BEGIN_ALLOW_THREADS;
     char *rbuf = NULL;
     size_t rcap = 0, rlen = 0;
     void *dctx = codec == CODEC_ZSTD ? Z.create_dctx() : NULL;
-    char *scratch = malloc(nbytes ? nbytes : 1);
-    if (!scratch || (codec == CODEC_ZSTD && !dctx)) failed_alloc = 1;
+    char *scratch = NULL; /* allocated by place() for the first chunk not decoded in place */
+    if (codec == CODEC_ZSTD && !dctx) failed_alloc = 1;
     for (Py_ssize_t i = 0; i < n && !failed_alloc; i++) {
         const long long *s = sp + 3 * ndim * i;
         int r = mode == FROM_FILES ? read_file(cpaths[i], oflags, limit, &rbuf, &rcap, &rlen)
                                    : read_range((int)rg[3 * i], rg[3 * i + 1], rg[3 * i + 2], limit, &rbuf, &rcap, &rlen);
-        if (r == ST_OK) r = place(codec, dctx, rbuf, rlen, scratch, (char *)out.buf, ndim, cshape, oshape, s, itemsize, nbytes);
+        if (r == ST_OK) r = place(codec, dctx, rbuf, rlen, &scratch, (char *)out.buf, ndim, cshape, oshape, s, itemsize, nbytes);
         st[i] = (char)r;
     }
     if (dctx) Z.free_dctx(dctx);
@@ -325,6 +356,8 @@ static PyObject *run_batch(PyObject *args, int mode) {
     }
 done:
     PyMem_Free(cpaths);
+    PyMem_Free(sp);
+    PyMem_Free(rg);
     if (out.obj) PyBuffer_Release(&out);
     if (spans.obj) PyBuffer_Release(&spans);
     if (ranges.obj) PyBuffer_Release(&ranges);

@@ -106,7 +106,8 @@ def test_c_reads_equal_the_plain_twin_and_numpy(monkeypatch, sc, dtype, compress
             sel = data.draw(basic_index(shape))
             got = a[sel]
             assert same(got, ref[sel])
-            assert np.asarray(got).dtype.newbyteorder("=") == np.asarray(ref[sel]).dtype.newbyteorder("=")
+            if isinstance(got, np.ndarray):  # (a NumPy scalar's dtype is native and as long as its value)
+                assert got.dtype == ref.dtype
             assert same(twin.read(basic_selection(sel, shape, a.metadata.chunks)), ref[sel])
             assert same(a.get_basic_selection(sel, max_concurrency=1), ref[sel])
         assert same(a[...], ref)
@@ -414,3 +415,56 @@ def test_a_sharded_read_keeps_one_version_of_a_shard(tmp_path, monkeypatch):
     monkeypatch.setattr(ShardIO, "index", index_then_replace)
     assert np.array_equal(a[...], np.ones((8, 8)))  # the version whose index was read, whole
     assert calls and np.array_equal(a[...], np.arange(64).reshape(8, 8))
+
+
+# ----------------------------------------------------------------------------- found by review
+
+
+def test_spans_that_overflow_or_alias_the_output_are_refused_or_harmless(tmp_path):
+    from exzarr import _native
+
+    f = tmp_path / "c"
+    f.write_bytes(b"\x11" * 4)
+    out = np.zeros(4, np.uint8)
+    with pytest.raises(ValueError, match="outside its chunk"):  # o0 + (c1 - c0) wrapped past the check
+        _native.read_chunks([bytes(f)], np.array([[[0, 1, 2**63 - 1]]], dtype=np.int64), out, (4,), (4,), 1, 0, 100, os.O_RDONLY)
+    with pytest.raises(ValueError, match="too many bytes"):  # the output's size wrapped to 0
+        _native.read_chunks([bytes(f)], np.array([[[0, 1, 5], [0, 1, 5]]], dtype=np.int64), np.zeros(0, np.uint8),
+                            (2**32, 2**32), (1, 1), 1, 0, 100, os.O_RDONLY)  # fmt: skip
+    with pytest.raises(ValueError, match="descriptor"):
+        _native.read_ranges(np.array([[2**40, 0, 1]], dtype=np.int64), np.array([[[0, 1, 0]]], dtype=np.int64), out,
+                            (4,), (4,), 1, 0, 100, 0)  # fmt: skip
+    # the spans live in the output: chunk 0 decodes over chunk 1's (checked) span, which must not be re-read
+    g = tmp_path / "c0"
+    g.write_bytes(np.array([0, 1, 2**40], "<i8").tobytes())
+    shared = np.zeros(48, np.uint8)
+    spans = shared.view(np.int64).reshape(2, 1, 3)
+    spans[0, 0] = (0, 24, 24)
+    spans[1, 0] = (0, 1, 0)
+    st = _native.read_chunks([bytes(g), bytes(g)], spans, shared, (48,), (24,), 1, 0, 100, os.O_RDONLY)
+    assert bytes(st) == b"\x00\x00"  # chunk 1 used its span as checked (0, 1, 0), not the bytes chunk 0 wrote over it
+    assert shared[0] == 0 and shared[24:].tobytes() == g.read_bytes()
+
+
+def test_a_stream_with_a_window_over_zstds_limit_is_refused_by_both_paths(tmp_path, monkeypatch):
+    spy = Spy(monkeypatch)
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="<f8", compressor="zstd")
+    a[...] = 1
+    params = zstandard.ZstdCompressionParameters(window_log=28, write_content_size=False)
+    stream = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    (tmp_path / "a.zarr" / "c" / "1" / "0").write_bytes(stream.compress(RAW) + stream.flush())
+    fast, slow = _outcome(lambda: a[...]), _outcome(lambda: plain(a).read(basic_selection(..., (8, 8), (4, 4))))
+    assert fast == slow and fast[0] == "ChunkDecodeError"
+    assert _outcome(lambda: a[::2, ::2])[0] == "ChunkDecodeError"  # and the same on the other path of the same array
+    assert spy.left == 1
+
+
+def test_sparse_arrays_with_enormous_chunks_read_their_fill(tmp_path):
+    from exzarr.config import config
+
+    for i, (shape, chunks) in enumerate([((2**22,) * 2, (2**21,) * 2), ((2**22,) * 3, (2**21,) * 3)]):
+        with config.set(max_chunk_bytes=2**70):  # as another tool may have written it
+            exzarr.create(str(tmp_path / f"a{i}.zarr"), shape=shape, chunks=chunks, dtype="f8", compressor=None, fill_value=3)
+        a = exzarr.open_array(str(tmp_path / f"a{i}.zarr"))
+        sel = (slice(0, 2),) * len(shape)
+        assert (a[sel] == 3).all() and a[sel].shape == (2,) * len(shape)

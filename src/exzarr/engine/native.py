@@ -42,6 +42,7 @@ if _native is not None:
         _CODECS["zstd"] = _native.CODEC_ZSTD
 
 OK, MISSING = 0, 1
+MAX_LIMIT = 2**62  # the C loop takes a signed 64-bit size limit; larger ones mean "no limit" alike
 
 
 def available(codec: str | None = "raw") -> bool:
@@ -61,14 +62,24 @@ def eligible(engine: ChunkEngine, sel: Any) -> bool:
     """Whether :func:`read_local` can read ``sel`` (already planned on the chunk grid)."""
     from ..storage.local import LocalStore
 
-    return engine.layout.pipeline.native_codec in _CODECS and type(engine.store) is LocalStore and _slices(sel)
+    return (
+        engine.layout.pipeline.native_codec in _CODECS
+        and type(engine.store) is LocalStore
+        and 0 < math.prod(engine.layout.object_shape) * engine.dtype.itemsize <= MAX_LIMIT
+        and _slices(sel)
+    )
 
 
 def sharded_eligible(io: ShardIO, sel: Any) -> bool:
     """Whether :func:`read_sharded` can read ``sel`` (planned on the inner chunk grid)."""
     from ..storage.local import LocalStore
 
-    return io.sh.inner_pipeline.native_codec in _CODECS and type(io.store) is LocalStore and _slices(sel)
+    return (
+        io.sh.inner_pipeline.native_codec in _CODECS
+        and type(io.store) is LocalStore
+        and 0 < math.prod(io.sh.chunk_shape) * io.dtype.itemsize <= MAX_LIMIT
+        and _slices(sel)
+    )
 
 
 def _blocks(sel: OrthogonalSelection) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
@@ -118,7 +129,7 @@ def read_local(engine: ChunkEngine, sel: OrthogonalSelection, out: np.ndarray, c
     paths = store.file_paths(keys)
     codec = _CODECS[pipe.native_codec]  # type: ignore[index]
     chunk_shape = layout.object_shape
-    limit = pipe.stored_limit
+    limit = min(pipe.stored_limit, MAX_LIMIT)
     flags = store.read_flags
     workers, bounds = _batches(n, conc)
     status = bytearray(n)
@@ -149,10 +160,10 @@ def read_sharded(io: ShardIO, sel: OrthogonalSelection, out: np.ndarray, conc: i
     inner chunk the C loop leaves is decoded here, from the same descriptor, as the Python path
     decodes it (same errors)."""
     import contextlib
-    import os
 
     from ..codecs.sharding import shard_ranges
-    from ..errors import decoding
+    from ..errors import ChunkDecodeError, decoding
+    from ..storage.local import _pread_all
 
     sh = io.sh
     cps = np.asarray(sh.cps, dtype=np.int64)
@@ -163,7 +174,7 @@ def read_sharded(io: ShardIO, sel: OrthogonalSelection, out: np.ndarray, conc: i
     buf = full.reshape(-1).view(np.uint8)
     pipe = sh.inner_pipeline
     codec = _CODECS[pipe.native_codec]  # type: ignore[index]
-    itemsize, chunk_shape, limit = out.itemsize, sh.chunk_shape, io.inner_limit
+    itemsize, chunk_shape, limit = out.itemsize, sh.chunk_shape, min(io.inner_limit, MAX_LIMIT)
     shard_of = coords // cps
     order = np.lexsort(shard_of.T[::-1]) if coords.shape[1] > 1 else np.argsort(shard_of[:, 0], kind="stable")
     cuts = np.flatnonzero(np.any(np.diff(shard_of[order], axis=0) != 0, axis=1)) + 1
@@ -212,7 +223,13 @@ def read_sharded(io: ShardIO, sel: OrthogonalSelection, out: np.ndarray, conc: i
             for k in np.flatnonzero(np.frombuffer(bytes(status), dtype=np.uint8) != OK).tolist():
                 fd, off, n = triples[k]
                 key, idx = keys[rows[k]]
-                data = os.pread(fd, n, off)
+                data = _pread_all(fd, n, off)
+                if len(data) != n:  # the shard was cut short in place since its size was read
+                    raise ChunkDecodeError(
+                        f"array {io.name!r}: shard {key!r}: inner chunk bytes [{off}, {off + n}) lie outside the shard",
+                        array=io.name,
+                        key=key,
+                    )
                 with decoding(io.name, key, inner=idx):
                     chunk = pipe.decode(data)
                 inner_region, out_region = _region(spans[rows[k]].tolist())
