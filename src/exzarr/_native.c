@@ -50,10 +50,20 @@ typedef struct {
     unsigned (*is_error)(size_t);
     unsigned long long (*frame_content_size)(const void *, size_t);
     size_t (*find_frame_compressed_size)(const void *, size_t);
+    void *(*create_cctx)(void);
+    size_t (*free_cctx)(void *);
+    size_t (*cctx_set_parameter)(void *, int, int);
+    size_t (*compress2)(void *, void *, size_t, const void *, size_t);
+    size_t (*compress_bound)(size_t);
 } zstd_api;
 
+/* ZSTD_cParameter values of the stable API */
+#define ZSTD_C_COMPRESSION_LEVEL 100
+#define ZSTD_C_CONTENT_SIZE_FLAG 200
+#define ZSTD_C_CHECKSUM_FLAG 201
+
 static zstd_api Z;
-static int zstd_ok = 0;
+static int zstd_ok = 0, zstd_enc_ok = 0;
 
 static void load_zstd(void) {
     const char *names[] = {"libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib", NULL};
@@ -68,6 +78,12 @@ static void load_zstd(void) {
     *(void **)&Z.find_frame_compressed_size = dlsym(h, "ZSTD_findFrameCompressedSize");
     zstd_ok = Z.create_dctx && Z.free_dctx && Z.decompress_dctx && Z.is_error && Z.frame_content_size &&
               Z.find_frame_compressed_size;
+    *(void **)&Z.create_cctx = dlsym(h, "ZSTD_createCCtx");
+    *(void **)&Z.free_cctx = dlsym(h, "ZSTD_freeCCtx");
+    *(void **)&Z.cctx_set_parameter = dlsym(h, "ZSTD_CCtx_setParameter");
+    *(void **)&Z.compress2 = dlsym(h, "ZSTD_compress2");
+    *(void **)&Z.compress_bound = dlsym(h, "ZSTD_compressBound");
+    zstd_enc_ok = zstd_ok && Z.create_cctx && Z.free_cctx && Z.cctx_set_parameter && Z.compress2 && Z.compress_bound;
 }
 
 /* Read the whole regular file at `path` into *buf (grown as needed). */
@@ -387,9 +403,220 @@ static PyObject *read_ranges(PyObject *self, PyObject *args) {
     return run_batch(args, FROM_RANGES);
 }
 
+
+/* ------------------------------------------------------------------------------------ writes */
+
+#define ST_WRITTEN 0
+#define ST_FILL 3 /* every element equals the fill value: the caller deletes the chunk instead */
+
+/* Copy the chunk-sized block at o0 (per axis) of the C-order source into a C-order chunk. */
+static void gather_block(const char *src, char *chunk, int ndim, const Py_ssize_t *cshape, const Py_ssize_t *sshape,
+                         const long long *s, Py_ssize_t itemsize) {
+    Py_ssize_t cstride[MAX_NDIM], sstride[MAX_NDIM], idx[MAX_NDIM];
+    cstride[ndim - 1] = sstride[ndim - 1] = itemsize;
+    for (int d = ndim - 2; d >= 0; d--) {
+        cstride[d] = cstride[d + 1] * cshape[d + 1];
+        sstride[d] = sstride[d + 1] * sshape[d + 1];
+    }
+    const char *from = src;
+    char *to = chunk;
+    for (int d = 0; d < ndim; d++) {
+        from += (Py_ssize_t)s[3 * d + 2] * sstride[d];
+        idx[d] = 0;
+    }
+    size_t row = (size_t)(cshape[ndim - 1] * itemsize);
+    for (;;) {
+        memcpy(to, from, row);
+        to += row;
+        int d = ndim - 2;
+        for (; d >= 0; d--) {
+            from += sstride[d];
+            if (++idx[d] < cshape[d]) break;
+            from -= sstride[d] * cshape[d];
+            idx[d] = 0;
+        }
+        if (d < 0) return;
+    }
+}
+
+static int all_fill(const char *chunk, size_t nbytes, const char *fill, size_t itemsize) {
+    for (size_t off = 0; off < nbytes; off += itemsize)
+        if (memcmp(chunk + off, fill, itemsize)) return 0;
+    return 1;
+}
+
+/* Write `len` bytes to a new file `tmp` (exclusive, never through a link), then rename it over `path`. */
+static int write_file(const char *tmp, const char *path, const char *data, size_t len, int do_fsync) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return ST_FALLBACK;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += (size_t)n;
+    }
+    int ok = done == len && (!do_fsync || fsync(fd) == 0);
+    if (close(fd) != 0) ok = 0;
+    if (ok && rename(tmp, path) == 0) return ST_WRITTEN;
+    unlink(tmp);
+    return ST_FALLBACK;
+}
+
+PyDoc_STRVAR(write_chunks_doc,
+             "write_chunks(tmp_paths, paths, spans, src, src_shape, chunk_shape, itemsize, codec, level, checksum, fill,\n"
+             "             fsync) -> bytearray\n\n"
+             "Encode whole chunks of ``src`` (a C-contiguous buffer of ``src_shape`` elements) and store each\n"
+             "atomically: written to ``tmp_paths[i]`` (created exclusively), then renamed over ``paths[i]``.\n"
+             "``spans`` holds int64 triples per chunk and axis, (0, chunk extent, source start). ``fill`` is the\n"
+             "fill value's bytes (chunks equal to it everywhere get status 3 and are not written) or None.\n"
+             "Returns one status per chunk: 0 written, 2 not written (do it on the ordinary path), 3 all fill.");
+
+static PyObject *write_chunks(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *tmp_obj, *path_obj, *spans_obj, *src_obj, *sshape_obj, *cshape_obj, *fill_obj;
+    Py_ssize_t itemsize;
+    int codec, level, checksum, do_fsync;
+    if (!PyArg_ParseTuple(args, "OOOOOOniiiOp", &tmp_obj, &path_obj, &spans_obj, &src_obj, &sshape_obj, &cshape_obj,
+                          &itemsize, &codec, &level, &checksum, &fill_obj, &do_fsync))
+        return NULL;
+    Py_ssize_t sshape[MAX_NDIM], cshape[MAX_NDIM];
+    int ndim, cndim;
+    if (as_shape(sshape_obj, sshape, &ndim, "src_shape") < 0 || as_shape(cshape_obj, cshape, &cndim, "chunk_shape") < 0)
+        return NULL;
+    if (cndim != ndim) return PyErr_Format(PyExc_ValueError, "src_shape and chunk_shape differ in rank");
+    if (itemsize < 1) return PyErr_Format(PyExc_ValueError, "itemsize must be positive");
+    if (codec != CODEC_RAW && !(codec == CODEC_ZSTD && zstd_enc_ok))
+        return PyErr_Format(PyExc_ValueError, "codec %d is not available for writing", codec);
+    if (fill_obj != Py_None && (!PyBytes_Check(fill_obj) || PyBytes_GET_SIZE(fill_obj) != itemsize))
+        return PyErr_Format(PyExc_ValueError, "fill: expected None or %zd bytes", itemsize);
+    PyObject *tmps = PySequence_Tuple(tmp_obj), *paths = tmps ? PySequence_Tuple(path_obj) : NULL;
+    Py_buffer spans = {0}, src = {0};
+    PyObject *status = NULL;
+    const char **ctmp = NULL, **cpath = NULL;
+    long long *sp = NULL;
+    if (!paths) goto done;
+    Py_ssize_t n = PyTuple_GET_SIZE(paths);
+    if (PyTuple_GET_SIZE(tmps) != n) {
+        PyErr_Format(PyExc_ValueError, "tmp_paths and paths differ in length");
+        goto done;
+    }
+    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_C_CONTIGUOUS) < 0) goto done;
+    if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) goto done;
+    size_t nbytes = (size_t)itemsize, sbytes = (size_t)itemsize;
+    for (int d = 0; d < ndim; d++) {
+        if (__builtin_mul_overflow(nbytes, (size_t)cshape[d], &nbytes) ||
+            __builtin_mul_overflow(sbytes, (size_t)sshape[d], &sbytes) || nbytes > (size_t)PY_SSIZE_T_MAX ||
+            sbytes > (size_t)PY_SSIZE_T_MAX) {
+            PyErr_Format(PyExc_ValueError, "chunk_shape or src_shape: too many bytes");
+            goto done;
+        }
+    }
+    if (nbytes == 0) {
+        PyErr_Format(PyExc_ValueError, "chunk_shape: empty chunks are not written here");
+        goto done;
+    }
+    if (n > PY_SSIZE_T_MAX / (3 * MAX_NDIM * (Py_ssize_t)sizeof(long long)) ||
+        spans.len != (Py_ssize_t)(n * 3 * ndim * (Py_ssize_t)sizeof(long long))) {
+        PyErr_Format(PyExc_ValueError, "spans: expected %zd int64 values", n * 3 * ndim);
+        goto done;
+    }
+    if ((size_t)src.len != sbytes) {
+        PyErr_Format(PyExc_ValueError, "src: %zd bytes for a source of %zu", src.len, sbytes);
+        goto done;
+    }
+    sp = PyMem_Malloc((size_t)(n ? n : 1) * 3 * (size_t)ndim * sizeof(long long));
+    ctmp = PyMem_Malloc(sizeof(char *) * (size_t)(n ? n : 1));
+    cpath = PyMem_Malloc(sizeof(char *) * (size_t)(n ? n : 1));
+    if (!sp || !ctmp || !cpath) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(sp, spans.buf, (size_t)spans.len);
+    for (Py_ssize_t i = 0; i < n * ndim; i++) { /* whole chunks, inside the source */
+        long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
+        int d = (int)(i % ndim);
+        if (c0 != 0 || c1 != cshape[d] || o0 < 0 || o0 > sshape[d] || c1 > sshape[d] - o0) {
+            PyErr_Format(PyExc_ValueError, "spans: block %zd is not a whole chunk inside the source", i / ndim);
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyTuple_GET_ITEM(tmps, i), *p = PyTuple_GET_ITEM(paths, i);
+        if (!PyBytes_Check(t) || !PyBytes_Check(p)) {
+            PyErr_Format(PyExc_TypeError, "paths[%zd] is not bytes", i);
+            goto done;
+        }
+        ctmp[i] = PyBytes_AS_STRING(t);
+        cpath[i] = PyBytes_AS_STRING(p);
+    }
+    status = PyByteArray_FromStringAndSize(NULL, n);
+    if (!status) goto done;
+    char *st = PyByteArray_AS_STRING(status);
+    const char *fill = fill_obj == Py_None ? NULL : PyBytes_AS_STRING(fill_obj);
+    int contiguous = 1; /* a chunk's rows follow each other in the source: no gather needed */
+    for (int d = 1; d < ndim; d++) contiguous &= sshape[d] == cshape[d];
+    int failed_alloc = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    void *cctx = NULL;
+    size_t cap = codec == CODEC_ZSTD ? Z.compress_bound(nbytes) : 0;
+    char *scratch = contiguous ? NULL : malloc(nbytes), *dst = cap ? malloc(cap) : NULL;
+    if ((!contiguous && !scratch) || (cap && !dst)) failed_alloc = 1;
+    if (!failed_alloc && codec == CODEC_ZSTD) {
+        cctx = Z.create_cctx();
+        if (!cctx || Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level)) ||
+            Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum ? 1 : 0)) ||
+            Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, 1)))
+            failed_alloc = 1;
+    }
+    for (Py_ssize_t i = 0; i < n && !failed_alloc; i++) {
+        const long long *s = sp + 3 * ndim * i;
+        const char *chunk;
+        if (contiguous) {
+            chunk = (const char *)src.buf + (size_t)s[2] * (nbytes / (size_t)cshape[0]);
+        } else {
+            gather_block((const char *)src.buf, scratch, ndim, cshape, sshape, s, itemsize);
+            chunk = scratch;
+        }
+        if (fill && all_fill(chunk, nbytes, fill, (size_t)itemsize)) {
+            st[i] = ST_FILL;
+            continue;
+        }
+        const char *data = chunk;
+        size_t len = nbytes;
+        if (codec == CODEC_ZSTD) {
+            len = Z.compress2(cctx, dst, cap, chunk, nbytes);
+            if (Z.is_error(len)) {
+                st[i] = ST_FALLBACK;
+                continue;
+            }
+            data = dst;
+        }
+        st[i] = (char)write_file(ctmp[i], cpath[i], data, len, do_fsync);
+    }
+    if (cctx) Z.free_cctx(cctx);
+    free(scratch);
+    free(dst);
+    Py_END_ALLOW_THREADS;
+    if (failed_alloc) {
+        Py_CLEAR(status);
+        PyErr_NoMemory();
+    }
+done:
+    PyMem_Free(ctmp);
+    PyMem_Free(cpath);
+    PyMem_Free(sp);
+    if (src.obj) PyBuffer_Release(&src);
+    if (spans.obj) PyBuffer_Release(&spans);
+    Py_XDECREF(tmps);
+    Py_XDECREF(paths);
+    return status;
+}
+
 static PyMethodDef methods[] = {
     {"read_chunks", read_chunks, METH_VARARGS, read_chunks_doc},
     {"read_ranges", read_ranges, METH_VARARGS, read_ranges_doc},
+    {"write_chunks", write_chunks, METH_VARARGS, write_chunks_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -401,7 +628,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     load_zstd();
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
-    if (PyModule_AddIntConstant(m, "zstd", zstd_ok) < 0 || PyModule_AddIntConstant(m, "CODEC_RAW", CODEC_RAW) < 0 ||
+    if (PyModule_AddIntConstant(m, "zstd", zstd_ok) < 0 || PyModule_AddIntConstant(m, "zstd_encode", zstd_enc_ok) < 0 || PyModule_AddIntConstant(m, "CODEC_RAW", CODEC_RAW) < 0 ||
         PyModule_AddIntConstant(m, "CODEC_ZSTD", CODEC_ZSTD) < 0) {
         Py_DECREF(m);
         return NULL;

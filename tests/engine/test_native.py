@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -468,3 +469,160 @@ def test_sparse_arrays_with_enormous_chunks_read_their_fill(tmp_path):
         a = exzarr.open_array(str(tmp_path / f"a{i}.zarr"))
         sel = (slice(0, 2),) * len(shape)
         assert (a[sel] == 3).all() and a[sel].shape == (2,) * len(shape)
+
+
+# ----------------------------------------------------------------------------- writes
+
+REAL_WRITE = native.write_local
+
+
+class WriteSpy:
+    """Counts calls of the C write path and the tasks it left to Python."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+
+        def spy(*args, **kw):
+            self.calls += 1
+            return REAL_WRITE(*args, **kw)
+
+        monkeypatch.setattr(native, "write_local", spy)
+
+
+def test_the_c_write_loop_is_built_with_zstd():
+    from exzarr import _native
+
+    assert _native.zstd_encode
+
+
+@SETTINGS
+@given(
+    sc=shapes_and_chunks(max_ndim=3, max_side=11),
+    dtype=st.sampled_from(["f8", "<i2", "u1", ">i4", "c8", "M8[s]", "S3"]),
+    compressor=st.sampled_from(COMPRESSORS),
+    fmt=st.sampled_from([2, 3]),
+    write_empty=st.booleans(),
+    data=st.data(),
+)
+def test_c_writes_equal_the_plain_twin_and_numpy(monkeypatch, sc, dtype, compressor, fmt, write_empty, data):
+    shape, chunks = sc
+    spy = WriteSpy(monkeypatch)
+    with tempfile.TemporaryDirectory() as root:
+        a = make(root, shape, chunks, dtype, compressor, fmt)
+        a = exzarr.open_array(f"{root}/a.zarr", mode="r+", write_empty_chunks=write_empty)
+        twin_root = f"{root}/twin"
+        make(twin_root, shape, chunks, dtype, compressor, fmt)
+        twin_arr = exzarr.open_array(f"{twin_root}/a.zarr", mode="r+", write_empty_chunks=write_empty)
+        twin = ChunkEngine(EngineSpec.from_metadata(twin_arr.store, twin_arr.path, twin_arr.metadata, fast=False,
+                                                    write_empty=write_empty))  # fmt: skip
+        ref = np.full(shape, a.fill_value, dtype=a.dtype)
+        for k in range(data.draw(st.integers(1, 4))):
+            sel = data.draw(basic_index(shape)) if data.draw(st.booleans()) else (...,)
+            target = ref[sel]
+            if data.draw(st.integers(0, 3)) == 0:  # all fill: such chunks are deleted (or kept, with write_empty)
+                v = np.full(np.shape(target), a.fill_value, dtype=a.dtype)
+            else:
+                v = values(np.shape(target), a.dtype, k)
+            ref[sel] = v
+            a[sel] = v
+            twin.write(basic_selection(sel, shape, a.metadata.chunks), v)
+        assert same(a[...], ref) and same(plain(a).read(basic_selection(..., shape, a.metadata.chunks)), ref)
+        assert same(twin_arr[...], ref)
+        assert sorted(a.stored_chunks()) == sorted(twin_arr.stored_chunks())
+        leftovers = [f for _, _, fs in os.walk(root) for f in fs if f.startswith(".exzarr-tmp")]
+        assert not leftovers
+        if ref.size and shape and all(n >= c for n, c in zip(shape, chunks, strict=True)):
+            a[...] = values(shape, a.dtype, 9)  # at least one whole interior chunk: the C loop writes it
+            assert spy.calls > 0
+
+
+def test_c_writes_are_read_by_zarr_python_and_a_fresh_interpreter(tmp_path, monkeypatch):
+    import zarr
+
+    spy = WriteSpy(monkeypatch)
+    x = np.random.default_rng(5).normal(size=(130, 70)).round(2)
+    for fmt, compressor in [(2, "zstd"), (3, "zstd"), (3, ("zstd", {"level": 5, "checksum": True})), (2, None), (3, None)]:
+        path = str(tmp_path / f"a{fmt}{compressor}.zarr")
+        a = exzarr.create(path, shape=x.shape, chunks=(32, 32), dtype="f8", compressor=compressor, zarr_format=fmt)
+        a[...] = x
+        assert np.array_equal(zarr.open_array(path, mode="r")[...], x)
+        out = run_isolated(
+            """
+            import hashlib, sys, exzarr
+            _report(digest=hashlib.sha256(exzarr.open_array(sys.argv[1])[...].tobytes()).hexdigest())
+            """,
+            args=(path,),
+        )
+        assert out.result == {"digest": hashlib.sha256(x.tobytes()).hexdigest()}, out.stderr
+    assert spy.calls == 5
+
+
+def test_c_writes_hold_the_chunk_locks(tmp_path, monkeypatch):
+    from exzarr import _native
+    from exzarr.engine import locks
+
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(64, 64), chunks=(16, 16), dtype="f8", compressor="zstd",
+                      process_locks=True)  # fmt: skip
+    seen = []
+    real = _native.write_chunks
+
+    def checking(tmps, finals, *rest):
+        for f in finals:
+            key = os.path.relpath(os.fsdecode(f), a.store.root).replace(os.sep, "/")
+            held = locks.thread_lock(a.store, key).locked()
+            lockfile = any(os.scandir(os.path.join(a.store.root, locks.LOCK_DIR))) if held else False
+            seen.append((key, held, lockfile))
+        return real(tmps, finals, *rest)
+
+    monkeypatch.setattr(_native, "write_chunks", checking)
+    a[...] = np.arange(64 * 64.0).reshape(64, 64)
+    assert len(seen) == 16 and all(held and lockfile for _, held, lockfile in seen), seen
+    assert np.array_equal(a[...], np.arange(64 * 64.0).reshape(64, 64))
+
+
+def test_a_chunk_the_c_loop_cannot_write_fails_as_on_the_python_path(tmp_path, monkeypatch):
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="f8", compressor="zstd")
+    a[...] = 1
+    (tmp_path / "a.zarr" / "c" / "1" / "1").unlink()
+    (tmp_path / "a.zarr" / "c" / "1" / "1").mkdir()  # a directory where the chunk goes: rename fails
+    (tmp_path / "a.zarr" / "c" / "1" / "1" / "x").write_bytes(b"")
+    v = np.arange(64.0).reshape(8, 8)
+    fast = _outcome(lambda: a.__setitem__(Ellipsis, v))
+    with monkeypatch.context() as m:
+        m.setattr(native, "write_eligible", lambda *args: False)
+        slow = _outcome(lambda: a.__setitem__(Ellipsis, v))
+    tmp_name = re.compile(r"\.exzarr-tmp-[^']*")  # each attempt has its own temporary file
+    assert (fast[0], tmp_name.sub("TMP", fast[1])) == (slow[0], tmp_name.sub("TMP", slow[1]))
+    assert fast[0] == "StoreError" and "c/1/1" in fast[1]
+    assert np.array_equal(a[:4], v[:4]) and np.array_equal(a[4:, :4], v[4:, :4])  # the other chunks were written
+    assert not [f for _, _, fs in os.walk(tmp_path) for f in fs if f.startswith(".exzarr-tmp")]
+
+
+def test_bad_arguments_to_the_c_write_loop_are_refused(tmp_path):
+    from exzarr import _native
+
+    src = np.zeros((4, 4))
+    buf = src.reshape(-1).view(np.uint8)
+    whole = np.array([[[0, 4, 0], [0, 4, 0]]], dtype=np.int64)
+    t, p = [bytes(tmp_path / "t")], [bytes(tmp_path / "p")]
+    with pytest.raises(ValueError, match="whole chunk"):
+        _native.write_chunks(
+            t, p, np.array([[[0, 4, 1], [0, 4, 0]]], dtype=np.int64), buf, (4, 4), (4, 4), 8, 0, 0, 0, None, False
+        )
+    with pytest.raises(ValueError, match="whole chunk"):
+        _native.write_chunks(
+            t, p, np.array([[[0, 3, 0], [0, 4, 0]]], dtype=np.int64), buf, (4, 4), (4, 4), 8, 0, 0, 0, None, False
+        )
+    with pytest.raises(ValueError, match="src"):
+        _native.write_chunks(t, p, whole, buf[:-8], (4, 4), (4, 4), 8, 0, 0, 0, None, False)
+    with pytest.raises(ValueError, match="fill"):
+        _native.write_chunks(t, p, whole, buf, (4, 4), (4, 4), 8, 0, 0, 0, b"\0", False)
+    with pytest.raises(ValueError, match="differ in length"):
+        _native.write_chunks(t + t, p, whole, buf, (4, 4), (4, 4), 8, 0, 0, 0, None, False)
+    with pytest.raises(ValueError, match="too many bytes"):
+        _native.write_chunks(t, p, whole, buf, (2**32, 2**32), (4, 4), 8, 0, 0, 0, None, False)
+    assert bytes(_native.write_chunks(t, p, whole, buf, (4, 4), (4, 4), 8, 0, 0, 0, bytes(8), False)) == b"\x03"
+    assert not (tmp_path / "p").exists()  # all fill: nothing written
+    assert bytes(_native.write_chunks(t, p, whole, buf, (4, 4), (4, 4), 8, 1, 3, 1, None, False)) == b"\x00"
+    assert zstandard.ZstdDecompressor().decompress((tmp_path / "p").read_bytes()) == bytes(128)
+    assert bytes(_native.write_chunks(t, p, whole, buf, (4, 4), (4, 4), 8, 1, 3, 1, None, False)) == b"\x00"  # t renamed away

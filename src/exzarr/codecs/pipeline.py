@@ -82,6 +82,22 @@ class CodecPipeline:
             return "zstd"
         return None
 
+    @property
+    def native_encoding(self) -> tuple[str, int, bool] | None:
+        """``(codec, level, checksum)`` when :mod:`exzarr.engine.native` can encode chunks of this
+        chain in C (what :attr:`native_codec` decodes), else ``None``."""
+        codec = self.native_codec
+        if codec is None:
+            return None
+        if codec == "raw":
+            return "raw", 0, False
+        impl = self._bb[0]
+        impl = getattr(impl, "codec", impl)  # a v2 numcodecs codec, or the v3 codec itself
+        level, checksum = getattr(impl, "level", None), getattr(impl, "checksum", False)
+        if not isinstance(level, int) or not isinstance(checksum, bool):
+            return None
+        return "zstd", level, checksum
+
     def _serialized_expect(self) -> Expect:
         """What the array->bytes codec produces: exact for fixed-size data types, else a bound."""
         from .bytes import BytesCodec, V2ArrayBytesCodec

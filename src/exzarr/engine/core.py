@@ -11,7 +11,8 @@ shared pool (:mod:`exzarr.engine.executor`). Fast paths, each with a plain twin
 
 - decode straight into the output when a whole chunk's destination is one contiguous block;
 - decode only the leading rows of a zstd or raw chunk when the read needs no more;
-- read local raw or zstd chunks in C, a batch per call without the GIL (:mod:`exzarr.engine.native`);
+- read local raw or zstd chunks in C, a batch per call without the GIL (:mod:`exzarr.engine.native`),
+  and encode and store wholly overwritten local chunks the same way;
 - serve decoded chunks from the cache;
 - read sharded arrays by inner chunk (:mod:`exzarr.engine.sharded`) instead of whole shards;
 - encode a wholly overwritten chunk from the caller's block without a copy.
@@ -541,6 +542,10 @@ class ChunkEngine:
                     chunk[(*task.chunk_selection, ...) if boxed else task.chunk_selection] = piece
                 return encode(chunk), chunk
 
+        if self.fast and not telemetry.enabled() and native.write_eligible(self, sel, val):
+            tasks = native.write_local(self, tasks, val, replaces, conc)  # whole chunks in C; the rest below
+            if not tasks:
+                return
         if getattr(self.store, "batched", False) and len(tasks) > 1 and not telemetry.enabled():
             self._write_batched(tasks, build, replaces, limit, self.concurrency(max_concurrency))
             return

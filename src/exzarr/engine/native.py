@@ -33,13 +33,16 @@ try:
 except ImportError:  # pragma: no cover - built by `pip install` wherever a C compiler is present
     _native = None
 
-__all__ = ["available", "read_local"]
+__all__ = ["available", "read_local", "read_sharded", "write_local"]
 
 _CODECS: dict[str, int] = {}
+_ENCODERS: dict[str, int] = {}
 if _native is not None:
-    _CODECS["raw"] = _native.CODEC_RAW
+    _CODECS["raw"] = _ENCODERS["raw"] = _native.CODEC_RAW
     if _native.zstd:
         _CODECS["zstd"] = _native.CODEC_ZSTD
+    if _native.zstd_encode:
+        _ENCODERS["zstd"] = _native.CODEC_ZSTD
 
 OK, MISSING = 0, 1
 MAX_LIMIT = 2**62  # the C loop takes a signed 64-bit size limit; larger ones mean "no limit" alike
@@ -234,3 +237,82 @@ def read_sharded(io: ShardIO, sel: OrthogonalSelection, out: np.ndarray, conc: i
                     chunk = pipe.decode(data)
                 inner_region, out_region = _region(spans[rows[k]].tolist())
                 full[out_region] = chunk[inner_region]
+
+
+# ----------------------------------------------------------------------------- writes
+
+#: chunks per C call (and per set of chunk locks held): small, so that the lock stripes of two
+#: workers' batches rarely meet
+WRITE_BATCH = 8
+ST_FILL = 3
+
+
+def write_eligible(engine: ChunkEngine, sel: Any, val: np.ndarray) -> bool:
+    """Whether :func:`write_local` can write the whole chunks of ``sel`` from ``val``."""
+    from ..storage.local import LocalStore
+
+    enc = engine.layout.pipeline.native_encoding
+    store = engine.store
+    return (
+        enc is not None
+        and enc[0] in _ENCODERS
+        and engine.shards is None
+        and type(store) is LocalStore
+        and not store.reuse_files
+        and isinstance(sel, OrthogonalSelection)
+        and engine.ndim > 0
+        and val.ndim == engine.ndim
+        and val.dtype == engine.dtype
+        and val.dtype.kind != "O"
+        and val.flags.c_contiguous
+        and 0 < math.prod(engine.layout.object_shape) * val.dtype.itemsize <= MAX_LIMIT
+    )
+
+
+def write_local(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: Callable[[Any], bool], conc: int) -> list[Any]:
+    """Write the chunks of ``tasks`` that ``val`` covers whole (``whole(task)``) in C: each encoded
+    and stored atomically (a new temporary file renamed over the key) under the same chunk locks as
+    the Python path, all-fill chunks deleted when empty chunks are not written. Returns the tasks
+    left to the ordinary path (partial chunks, and any chunk the C loop did not write)."""
+    from .locks import chunk_locks
+
+    store = engine.store
+    pipe = engine.layout.pipeline
+    codec_name, level, checksum = pipe.native_encoding  # type: ignore[misc]
+    chunk_shape = engine.layout.object_shape
+    mine, rest = [], []
+    for t in tasks:
+        (mine if whole(t) else rest).append(t)
+    if not mine:
+        return rest
+    keys = [engine.object_key(t.chunk_coords) for t in mine]
+    tmps, finals = store.write_paths(keys)
+    spans = np.asarray(
+        [[(0, c, o.start) for c, o in zip(chunk_shape, t.out_selection, strict=True)] for t in mine], dtype=np.int64
+    ).reshape(len(mine), len(chunk_shape), 3)
+    fill = None if engine.write_empty else np.array(engine.fill, dtype=engine.dtype).tobytes()
+    src = val.reshape(-1).view(np.uint8)
+    codec = _ENCODERS[codec_name]
+    locks = engine.spec.locks
+    left: list[list[Any]] = []
+    bounds = [(i, min(i + WRITE_BATCH, len(mine))) for i in range(0, len(mine), WRITE_BATCH)]
+    workers = max(1, min(len(bounds), conc, max(config.cpu_workers, store.write_concurrency)))
+
+    def batch(b: tuple[int, int]) -> None:
+        i, j = b
+        with chunk_locks(store, keys[i:j], processes=locks.processes, timeout=locks.timeout):
+            status = _native.write_chunks(tmps[i:j], finals[i:j], spans[i:j], src, val.shape, chunk_shape, val.itemsize,
+                                          codec, level, checksum, fill, store.fsync)  # fmt: skip
+            failed = []
+            for k, st in enumerate(status):
+                if st == ST_FILL:
+                    engine.put(keys[i + k], None)  # delete it, as the Python path does (cache dropped there)
+                elif st != OK:
+                    failed.append(mine[i + k])
+                elif engine.cache is not None:
+                    engine.layout.invalidate(engine.cache, keys[i + k])
+        if failed:
+            left.append(failed)
+
+    engine.run(batch, bounds, workers)  # type: ignore[arg-type]
+    return rest + [t for part in left for t in part]

@@ -247,6 +247,31 @@ class LocalStore(Store):
         """
         return [os.fsencode(self._fspath(k)) for k in keys]
 
+    def write_paths(self, keys: Sequence[str]) -> tuple[list[bytes], list[bytes]]:
+        """For writers that create files themselves (exzarr.engine.native): each key's new
+        temporary file and final path, as bytes, after the checks :meth:`set` makes (writable, key
+        valid, directories created without following links). Write the temporary file exclusively
+        (``O_EXCL | O_NOFOLLOW``), then rename it over the final path, as :meth:`set` does.
+
+        >>> import os, tempfile
+        >>> s = LocalStore(tempfile.mkdtemp())
+        >>> tmp, final = s.write_paths(["a/c/0"])
+        >>> os.path.isdir(os.path.join(s.root, "a", "c")), final[0] == os.fsencode(os.path.join(s.root, "a", "c", "0"))
+        (True, True)
+        """
+        tmps, finals = [], []
+        for key in keys:
+            path = self._fspath(key)
+            self._check_writable(key)
+            head, name = os.path.split(path)
+            try:
+                self._ensure_dir(head)
+            except OSError as exc:
+                raise StoreError(f"{self!r}: cannot write {key!r}: {exc}") from exc
+            tmps.append(os.fsencode(os.path.join(head, f"{_TMP_MARK}{name}.{_unique()}")))
+            finals.append(os.fsencode(path))
+        return tmps, finals
+
     def _open(self, key: str) -> tuple[int, int] | None:
         """``(fd, size)`` of the regular file at ``key``, ``None`` when there is none."""
         path = self._fspath(key)
