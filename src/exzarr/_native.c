@@ -338,13 +338,12 @@ static PyObject *run_batch(PyObject *args, int mode) {
             goto done;
         }
         for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *p = PyTuple_GET_ITEM(paths, i);
-            if (!PyBytes_Check(p)) {
+            char *p; /* (refuses bytes with a NUL inside: the path would end there) */
+            if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(paths, i), &p, NULL) < 0) {
                 Py_CLEAR(status);
-                PyErr_Format(PyExc_TypeError, "paths[%zd] is not bytes", i);
                 goto done;
             }
-            cpaths[i] = PyBytes_AS_STRING(p);
+            cpaths[i] = p;
         }
     }
     char *st = PyByteArray_AS_STRING(status);
@@ -542,13 +541,12 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
         }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *t = PyTuple_GET_ITEM(tmps, i), *p = PyTuple_GET_ITEM(paths, i);
-        if (!PyBytes_Check(t) || !PyBytes_Check(p)) {
-            PyErr_Format(PyExc_TypeError, "paths[%zd] is not bytes", i);
+        char *t, *p; /* (refuses bytes with a NUL inside: the path would end there) */
+        if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(tmps, i), &t, NULL) < 0 ||
+            PyBytes_AsStringAndSize(PyTuple_GET_ITEM(paths, i), &p, NULL) < 0)
             goto done;
-        }
-        ctmp[i] = PyBytes_AS_STRING(t);
-        cpath[i] = PyBytes_AS_STRING(p);
+        ctmp[i] = t;
+        cpath[i] = p;
     }
     status = PyByteArray_FromStringAndSize(NULL, n);
     if (!status) goto done;
@@ -613,10 +611,186 @@ done:
     return status;
 }
 
+
+/* Copy a chunk-sized block of a strided byte source (rows contiguous) into a C-order chunk. */
+static void gather_strided(const char *src, const Py_ssize_t *sstride, char *chunk, int ndim, const Py_ssize_t *cshape,
+                           const long long *s, size_t row) {
+    Py_ssize_t idx[MAX_NDIM];
+    const char *from = src;
+    for (int d = 0; d < ndim; d++) {
+        from += (Py_ssize_t)s[3 * d + 2] * sstride[d];
+        idx[d] = 0;
+    }
+    char *to = chunk;
+    for (;;) {
+        memcpy(to, from, row);
+        to += row;
+        int d = ndim - 2;
+        for (; d >= 0; d--) {
+            from += sstride[d];
+            if (++idx[d] < cshape[d]) break;
+            from -= sstride[d] * cshape[d];
+            idx[d] = 0;
+        }
+        if (d < 0) return;
+    }
+}
+
+PyDoc_STRVAR(encode_chunks_doc,
+             "encode_chunks(spans, src, chunk_shape, itemsize, codec, level, checksum, fill) -> (bytearray, bytes)\n\n"
+             "Encode whole chunks of ``src`` (a uint8 array of the source's shape with its last axis in bytes,\n"
+             "rows contiguous, any other strides) without the GIL: ``spans`` holds int64 triples per chunk and\n"
+             "axis, (0, chunk extent, source start in elements). Returns the encoded chunks back to back and\n"
+             "their lengths (int64; -1 for a chunk equal to ``fill`` everywhere, which is not encoded).");
+
+static PyObject *encode_chunks(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *spans_obj, *src_obj, *cshape_obj, *fill_obj;
+    Py_ssize_t itemsize;
+    int codec, level, checksum;
+    if (!PyArg_ParseTuple(args, "OOOniiiO", &spans_obj, &src_obj, &cshape_obj, &itemsize, &codec, &level, &checksum,
+                          &fill_obj))
+        return NULL;
+    Py_ssize_t cshape[MAX_NDIM];
+    int ndim;
+    if (as_shape(cshape_obj, cshape, &ndim, "chunk_shape") < 0) return NULL;
+    if (itemsize < 1) return PyErr_Format(PyExc_ValueError, "itemsize must be positive");
+    if (codec != CODEC_RAW && !(codec == CODEC_ZSTD && zstd_enc_ok))
+        return PyErr_Format(PyExc_ValueError, "codec %d is not available for writing", codec);
+    if (fill_obj != Py_None && (!PyBytes_Check(fill_obj) || PyBytes_GET_SIZE(fill_obj) != itemsize))
+        return PyErr_Format(PyExc_ValueError, "fill: expected None or %zd bytes", itemsize);
+    Py_buffer spans = {0}, src = {0};
+    PyObject *blob = NULL, *sizes = NULL, *result = NULL;
+    long long *sp = NULL;
+    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (PyObject_GetBuffer(src_obj, &src, PyBUF_STRIDES) < 0) goto done;
+    if (src.ndim != ndim || src.itemsize != 1 || !src.strides || src.strides[ndim - 1] != 1) {
+        PyErr_Format(PyExc_ValueError, "src: expected a %d-d uint8 array with contiguous rows", ndim);
+        goto done;
+    }
+    Py_ssize_t sshape[MAX_NDIM] = {0};
+    for (int d = 0; d < ndim; d++) {
+        sshape[d] = src.shape[d];
+        if (src.strides[d] < 0) {
+            PyErr_Format(PyExc_ValueError, "src: negative strides");
+            goto done;
+        }
+    }
+    if (sshape[ndim - 1] % itemsize) {
+        PyErr_Format(PyExc_ValueError, "src: rows are not whole elements");
+        goto done;
+    }
+    sshape[ndim - 1] /= itemsize; /* in elements from here on */
+    size_t nbytes = (size_t)itemsize;
+    for (int d = 0; d < ndim; d++)
+        if (__builtin_mul_overflow(nbytes, (size_t)cshape[d], &nbytes) || nbytes > (size_t)PY_SSIZE_T_MAX / 2) {
+            PyErr_Format(PyExc_ValueError, "chunk_shape: too many bytes");
+            goto done;
+        }
+    if (nbytes == 0) {
+        PyErr_Format(PyExc_ValueError, "chunk_shape: empty chunks are not encoded here");
+        goto done;
+    }
+    if (spans.len % (Py_ssize_t)(3 * ndim * sizeof(long long))) {
+        PyErr_Format(PyExc_ValueError, "spans: expected int64 triples per axis");
+        goto done;
+    }
+    Py_ssize_t n = spans.len / (Py_ssize_t)(3 * ndim * sizeof(long long));
+    sp = PyMem_Malloc((size_t)(n ? n : 1) * 3 * (size_t)ndim * sizeof(long long));
+    if (!sp) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(sp, spans.buf, (size_t)spans.len);
+    for (Py_ssize_t i = 0; i < n * ndim; i++) {
+        long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
+        int d = (int)(i % ndim);
+        if (c0 != 0 || c1 != cshape[d] || o0 < 0 || o0 > sshape[d] || c1 > sshape[d] - o0) {
+            PyErr_Format(PyExc_ValueError, "spans: block %zd is not a whole chunk inside the source", i / ndim);
+            goto done;
+        }
+    }
+    size_t bound = codec == CODEC_ZSTD ? Z.compress_bound(nbytes) : nbytes, total;
+    if (codec == CODEC_ZSTD && Z.is_error(bound)) {
+        PyErr_Format(PyExc_ValueError, "chunk_shape: too large to compress");
+        goto done;
+    }
+    if (__builtin_mul_overflow(bound, (size_t)n, &total) || total > (size_t)PY_SSIZE_T_MAX) {
+        PyErr_Format(PyExc_ValueError, "too many chunks for one call");
+        goto done;
+    }
+    blob = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total ? total : 1));
+    sizes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(long long));
+    if (!blob || !sizes) goto done;
+    char *outp = PyByteArray_AS_STRING(blob);
+    long long *lens = (long long *)PyBytes_AS_STRING(sizes);
+    const char *fill = fill_obj == Py_None ? NULL : PyBytes_AS_STRING(fill_obj);
+    Py_ssize_t sstride[MAX_NDIM];
+    for (int d = 0; d < ndim; d++) sstride[d] = src.strides[d];
+    int failed = 0;
+    size_t used = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    char *scratch = malloc(nbytes);
+    void *cctx = NULL;
+    if (!scratch) failed = 1;
+    if (!failed && codec == CODEC_ZSTD) {
+        cctx = Z.create_cctx();
+        if (!cctx || Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level)) ||
+            Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum ? 1 : 0)) ||
+            Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, 1)))
+            failed = 1;
+    }
+    for (Py_ssize_t i = 0; i < n && !failed; i++) {
+        /* element offsets -> byte offsets on the last axis */
+        long long s[3 * MAX_NDIM];
+        memcpy(s, sp + 3 * ndim * i, sizeof(long long) * 3 * (size_t)ndim);
+        s[3 * (ndim - 1) + 2] *= itemsize;
+        gather_strided((const char *)src.buf, sstride, scratch, ndim, cshape, s, (size_t)(cshape[ndim - 1] * itemsize));
+        if (fill && all_fill(scratch, nbytes, fill, (size_t)itemsize)) {
+            lens[i] = -1;
+            continue;
+        }
+        if (codec == CODEC_ZSTD) {
+            size_t len = Z.compress2(cctx, outp + used, bound, scratch, nbytes);
+            if (Z.is_error(len)) {
+                failed = 2;
+                break;
+            }
+            lens[i] = (long long)len;
+            used += len;
+        } else {
+            memcpy(outp + used, scratch, nbytes);
+            lens[i] = (long long)nbytes;
+            used += nbytes;
+        }
+    }
+    if (cctx) Z.free_cctx(cctx);
+    free(scratch);
+    Py_END_ALLOW_THREADS;
+    if (failed == 1) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (failed == 2) {
+        PyErr_Format(PyExc_RuntimeError, "zstd could not compress a chunk");
+        goto done;
+    }
+    if (PyByteArray_Resize(blob, (Py_ssize_t)used) < 0) goto done;
+    result = PyTuple_Pack(2, blob, sizes);
+done:
+    PyMem_Free(sp);
+    Py_XDECREF(blob);
+    Py_XDECREF(sizes);
+    if (src.obj) PyBuffer_Release(&src);
+    PyBuffer_Release(&spans);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"read_chunks", read_chunks, METH_VARARGS, read_chunks_doc},
     {"read_ranges", read_ranges, METH_VARARGS, read_ranges_doc},
     {"write_chunks", write_chunks, METH_VARARGS, write_chunks_doc},
+    {"encode_chunks", encode_chunks, METH_VARARGS, encode_chunks_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -276,7 +276,7 @@ def test_bad_arguments_to_the_c_loop_are_refused():
         _native.read_chunks([b"/a", b"/b"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
     with pytest.raises(ValueError, match="out"):
         _native.read_chunks([b"/a"], spans, buf[:-1], (4, 4), (4, 4), 8, 0, 10**6, 0)
-    with pytest.raises(TypeError, match="not bytes"):
+    with pytest.raises(TypeError, match="expected bytes"):
         _native.read_chunks(["/a"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
     with pytest.raises(ValueError, match="codec"):
         _native.read_chunks([b"/a"], spans, buf, (4, 4), (4, 4), 8, 9, 10**6, 0)
@@ -626,3 +626,107 @@ def test_bad_arguments_to_the_c_write_loop_are_refused(tmp_path):
     assert bytes(_native.write_chunks(t, p, whole, buf, (4, 4), (4, 4), 8, 1, 3, 1, None, False)) == b"\x00"
     assert zstandard.ZstdDecompressor().decompress((tmp_path / "p").read_bytes()) == bytes(128)
     assert bytes(_native.write_chunks(t, p, whole, buf, (4, 4), (4, 4), 8, 1, 3, 1, None, False)) == b"\x00"  # t renamed away
+
+
+def test_c_encoded_shards_equal_the_python_encoder_and_zarr_python_reads_them(tmp_path, monkeypatch):
+    import zarr
+
+    calls = []
+    real = native.encode_inner
+    monkeypatch.setattr(native, "encode_inner", lambda *a: calls.append(1) or real(*a))
+    x = np.random.default_rng(6).normal(size=(96, 80)).round(2)
+    x[:32, :16] = 3  # inner chunks equal to the fill value are left out of the shard
+    for compressor in ["zstd", ("zstd", {"level": -2, "checksum": True}), None]:
+        for name, native_on in (("c", True), ("py", False)):
+            path = str(tmp_path / f"{name}-{compressor}.zarr")
+            a = exzarr.create(path, shape=x.shape, chunks=(16, 16), shards=(32, 48), dtype="f8", compressor=compressor,
+                              fill_value=3)  # fmt: skip
+            with monkeypatch.context() as m:
+                if not native_on:
+                    m.setattr(native, "shard_encode_eligible", lambda *args: False)
+                a[...] = x
+            assert np.array_equal(zarr.open_array(path, mode="r")[...], x)
+            assert np.array_equal(exzarr.open_array(path)[...], x)
+        c, py = (
+            exzarr.open_array(str(tmp_path / f"c-{compressor}.zarr")),
+            exzarr.open_array(str(tmp_path / f"py-{compressor}.zarr")),
+        )
+        assert sorted(c.stored_chunks()) == sorted(py.stored_chunks()) and (0, 0) not in set(c.stored_chunks())
+    assert len(calls) >= 3
+
+
+def test_bad_arguments_to_the_c_encoder_are_refused():
+    from exzarr import _native
+
+    src = np.zeros((4, 4))
+    view = src.view(np.uint8)
+    whole = np.array([[[0, 4, 0], [0, 4, 0]]], dtype=np.int64)
+    blob, sizes = _native.encode_chunks(whole, view, (4, 4), 8, 1, 1, 0, None)
+    assert zstandard.ZstdDecompressor().decompress(bytes(blob)) == bytes(128) and np.frombuffer(sizes, np.int64).tolist() == [
+        len(blob)
+    ]
+    assert np.frombuffer(_native.encode_chunks(whole, view, (4, 4), 8, 0, 0, 0, bytes(8))[1], np.int64).tolist() == [-1]
+    with pytest.raises(ValueError, match="whole chunk"):
+        _native.encode_chunks(np.array([[[0, 4, 1], [0, 4, 0]]], dtype=np.int64), view, (4, 4), 8, 1, 1, 0, None)
+    with pytest.raises(ValueError, match="contiguous rows"):
+        _native.encode_chunks(whole, src, (4, 4), 8, 1, 1, 0, None)  # not bytes on the last axis
+    with pytest.raises(ValueError, match="contiguous rows"):
+        _native.encode_chunks(whole, np.zeros((4, 8), np.uint8)[:, ::2], (4, 4), 1, 1, 1, 0, None)
+    with pytest.raises(ValueError, match="whole elements"):
+        _native.encode_chunks(whole, np.zeros((4, 31), np.uint8), (4, 4), 8, 1, 1, 0, None)
+    with pytest.raises(ValueError, match="negative strides"):
+        _native.encode_chunks(whole, view[::-1], (4, 4), 8, 1, 1, 0, None)
+    with pytest.raises(ValueError, match="fill"):
+        _native.encode_chunks(whole, view, (4, 4), 8, 1, 1, 0, b"\0")
+
+
+def test_a_chunk_directory_that_cannot_be_made_stops_only_its_chunks(tmp_path, monkeypatch):
+    """(found by review) the directories of every whole chunk were made before any was written."""
+    v = np.arange(64.0).reshape(8, 8)
+    outcomes = []
+    for native_on in (True, False):
+        root = tmp_path / str(native_on)
+        a = exzarr.create(str(root / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="f8", compressor="zstd")
+        (root / "a.zarr" / "c").mkdir()
+        (root / "a.zarr" / "c" / "1").write_bytes(b"")  # a file where the directory of row 1 goes
+        with monkeypatch.context() as m:
+            if not native_on:
+                m.setattr(native, "write_eligible", lambda *args: False)
+            kind, text = _outcome(lambda a=a: a.__setitem__(Ellipsis, v))
+            outcomes.append((kind, text.replace(str(root), "ROOT")))
+        assert np.array_equal(a[:4], v[:4])  # row 0 was written on both paths
+    assert outcomes[0] == outcomes[1] and outcomes[0][0] == "StoreError" and "'c/1" in outcomes[0][1]
+
+
+def test_a_failing_delete_leaves_no_stale_chunk_in_the_cache(tmp_path, monkeypatch):
+    """(found by review) a chunk written in the same batch as an all-fill chunk whose delete failed
+    stayed cached with its old values."""
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 4), chunks=(4, 4), dtype="f8", compressor="zstd", fill_value=0)
+    a[...] = 1
+    a = exzarr.open_array(str(tmp_path / "a.zarr"), mode="r+", cache_bytes=1 << 20)
+    assert a[...].sum() == 32  # both chunks cached
+    real_delete = type(a.store).delete
+
+    def refusing(self, key):
+        raise exzarr.errors.StoreError(f"cannot delete {key!r}")
+
+    monkeypatch.setattr(type(a.store), "delete", refusing)
+    v = np.zeros((8, 4))
+    v[4:] = 5
+    with pytest.raises(exzarr.errors.StoreError, match="c/0/0"):
+        a[...] = v
+    monkeypatch.setattr(type(a.store), "delete", real_delete)
+    assert np.array_equal(a[4:], v[4:])  # the written chunk, not the cached old one
+
+
+def test_paths_with_a_nul_byte_are_refused_by_the_c_loops(tmp_path):
+    from exzarr import _native
+
+    src = np.zeros((4, 4))
+    whole = np.array([[[0, 4, 0], [0, 4, 0]]], dtype=np.int64)
+    bad = [bytes(tmp_path / "x") + b"\0/../y"]
+    with pytest.raises(ValueError, match="null"):
+        _native.write_chunks(bad, bad, whole, src.reshape(-1).view(np.uint8), (4, 4), (4, 4), 8, 0, 0, 0, None, False)
+    with pytest.raises(ValueError, match="null"):
+        _native.read_chunks(bad, whole, src.reshape(-1).view(np.uint8), (4, 4), (4, 4), 8, 0, 100, os.O_RDONLY)
+    assert not (tmp_path / "x").exists()

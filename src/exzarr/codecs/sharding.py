@@ -128,6 +128,12 @@ class ShardingCodec(ArrayBytesCodec):
         return self._inner
 
     @property
+    def fill_value(self) -> Any:
+        """The fill value: inner chunks equal to it everywhere are left out of a shard."""
+        self._ready()
+        return self._spec.fill_value  # type: ignore[union-attr]
+
+    @property
     def index_pipeline(self) -> CodecPipeline:
         self._ready()
         return self._index

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..config import config
+from ..errors import StoreError
 from ..indexing import IntDim, OrthogonalSelection, SliceDim
 
 # (the engine and ShardIO are typed Any here: they import this module)
@@ -182,11 +183,11 @@ def read_sharded(io: ShardIO, sel: OrthogonalSelection, out: np.ndarray, conc: i
     order = np.lexsort(shard_of.T[::-1]) if coords.shape[1] > 1 else np.argsort(shard_of[:, 0], kind="stable")
     cuts = np.flatnonzero(np.any(np.diff(shard_of[order], axis=0) != 0, axis=1)) + 1
     groups = np.split(order, cuts)
+    empty = np.uint64(2**64 - 1)
     for w in range(0, len(groups), SHARDS_PER_WAVE):
         with contextlib.ExitStack() as stack:
-            rows: list[int] = []
-            triples: list[tuple[int, int, int]] = []
-            keys: dict[int, tuple[str, Any]] = {}
+            parts: list[np.ndarray] = []  # per shard: rows of (block, fd, offset, length, shard number)
+            shard_keys: list[str] = []
             for members in groups[w : w + SHARDS_PER_WAVE]:
                 shard = tuple(shard_of[members[0]].tolist())
                 key = io.key_of(shard)
@@ -196,25 +197,35 @@ def read_sharded(io: ShardIO, sel: OrthogonalSelection, out: np.ndarray, conc: i
                     for r in members.tolist():
                         full[_region(spans[r].tolist())[1]] = io.fill
                     continue
-                local = {tuple((coords[r] - cps * shard_of[r]).tolist()): r for r in members.tolist()}
-                with decoding(io.name, key, part="index"):
-                    ranges = shard_ranges(index, list(local), limit=limit, size=snap.size)
-                stored = {idx: (off, n) for _, _, part in ranges for idx, off, n in part}
-                for idx, r in local.items():
-                    if idx not in stored:
-                        full[_region(spans[r].tolist())[1]] = io.fill
-                        continue
-                    off, n = stored[idx]
-                    rows.append(r)
-                    triples.append((snap.fd, off, n))
-                    keys[r] = (key, idx)
-            if not rows:
+                local = coords[members] - cps * shard_of[members]
+                entries = index[tuple(local.T)]  # (m, 2): offset, length (the index was checked by io.index)
+                off, n = entries[:, 0], entries[:, 1]
+                absent = (off == empty) & (n == empty)
+                size = np.uint64(snap.size)
+                bad = ~absent & ((n > np.uint64(limit)) | (n > size) | (off > size - np.minimum(n, size)))
+                if bad.any():  # refused exactly as on the Python path (its message names the entry)
+                    with decoding(io.name, key, part="index"):
+                        shard_ranges(index, [tuple(x) for x in local.tolist()], limit=limit, size=snap.size)
+                for r in members[absent].tolist():
+                    full[_region(spans[r].tolist())[1]] = io.fill
+                keep = ~absent
+                m = int(keep.sum())
+                if m:
+                    part = np.empty((m, 5), dtype=np.int64)
+                    part[:, 0] = members[keep]
+                    part[:, 1] = snap.fd
+                    part[:, 2] = off[keep].astype(np.int64)
+                    part[:, 3] = n[keep].astype(np.int64)
+                    part[:, 4] = len(shard_keys)
+                    parts.append(part)
+                shard_keys.append(key)
+            if not parts:
                 continue
-            picked = np.asarray(rows, dtype=np.int64)
-            part_spans = np.ascontiguousarray(spans[picked])
-            ranges_arr = np.asarray(triples, dtype=np.int64)
-            status = bytearray(len(rows))
-            workers, bounds = _batches(len(rows), conc)
+            table = np.concatenate(parts)
+            part_spans = np.ascontiguousarray(spans[table[:, 0]])
+            ranges_arr = np.ascontiguousarray(table[:, 1:4])
+            status = bytearray(len(table))
+            workers, bounds = _batches(len(table), conc)
 
             def batch(b: tuple[int, int], ranges_arr: np.ndarray = ranges_arr, part_spans: np.ndarray = part_spans,
                       status: bytearray = status) -> None:  # fmt: skip
@@ -224,18 +235,19 @@ def read_sharded(io: ShardIO, sel: OrthogonalSelection, out: np.ndarray, conc: i
 
             run(batch, bounds, workers)
             for k in np.flatnonzero(np.frombuffer(bytes(status), dtype=np.uint8) != OK).tolist():
-                fd, off, n = triples[k]
-                key, idx = keys[rows[k]]
-                data = _pread_all(fd, n, off)
-                if len(data) != n:  # the shard was cut short in place since its size was read
+                r, fd, off_k, n_k, s = table[k].tolist()
+                key = shard_keys[s]
+                idx = tuple((coords[r] - cps * shard_of[r]).tolist())
+                data = _pread_all(fd, n_k, off_k)
+                if len(data) != n_k:  # the shard was cut short in place since its size was read
                     raise ChunkDecodeError(
-                        f"array {io.name!r}: shard {key!r}: inner chunk bytes [{off}, {off + n}) lie outside the shard",
+                        f"array {io.name!r}: shard {key!r}: inner chunk bytes [{off_k}, {off_k + n_k}) lie outside the shard",
                         array=io.name,
                         key=key,
                     )
                 with decoding(io.name, key, inner=idx):
                     chunk = pipe.decode(data)
-                inner_region, out_region = _region(spans[rows[k]].tolist())
+                inner_region, out_region = _region(spans[r].tolist())
                 full[out_region] = chunk[inner_region]
 
 
@@ -263,7 +275,7 @@ def write_eligible(engine: ChunkEngine, sel: Any, val: np.ndarray) -> bool:
         and engine.ndim > 0
         and val.ndim == engine.ndim
         and val.dtype == engine.dtype
-        and val.dtype.kind != "O"
+        and not val.dtype.hasobject
         and val.flags.c_contiguous
         and 0 < math.prod(engine.layout.object_shape) * val.dtype.itemsize <= MAX_LIMIT
     )
@@ -285,8 +297,23 @@ def write_local(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: C
         (mine if whole(t) else rest).append(t)
     if not mine:
         return rest
-    keys = [engine.object_key(t.chunk_coords) for t in mine]
-    tmps, finals = store.write_paths(keys)
+    keys, tmps, finals, blocked = [], [], [], []
+    for t in mine:  # a key whose directory cannot be made is left to the ordinary path (its error, after the rest)
+        key = engine.object_key(t.chunk_coords)
+        try:
+            (tmp,), (final,) = store.write_paths([key])
+        except StoreError:
+            blocked.append(t)
+            continue
+        keys.append(key)
+        tmps.append(tmp)
+        finals.append(final)
+    if blocked:
+        gone = {id(t) for t in blocked}
+        mine = [t for t in mine if id(t) not in gone]
+    rest += blocked
+    if not mine:
+        return rest
     spans = np.asarray(
         [[(0, c, o.start) for c, o in zip(chunk_shape, t.out_selection, strict=True)] for t in mine], dtype=np.int64
     ).reshape(len(mine), len(chunk_shape), 3)
@@ -303,16 +330,64 @@ def write_local(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: C
         with chunk_locks(store, keys[i:j], processes=locks.processes, timeout=locks.timeout):
             status = _native.write_chunks(tmps[i:j], finals[i:j], spans[i:j], src, val.shape, chunk_shape, val.itemsize,
                                           codec, level, checksum, fill, store.fsync)  # fmt: skip
-            failed = []
+            left.append([mine[i + k] for k, st in enumerate(status) if st not in (OK, ST_FILL)])
+            if engine.cache is not None:  # every written chunk first: a failing delete below must not leave them stale
+                for k, st in enumerate(status):
+                    if st == OK:
+                        engine.layout.invalidate(engine.cache, keys[i + k])
             for k, st in enumerate(status):
                 if st == ST_FILL:
                     engine.put(keys[i + k], None)  # delete it, as the Python path does (cache dropped there)
-                elif st != OK:
-                    failed.append(mine[i + k])
-                elif engine.cache is not None:
-                    engine.layout.invalidate(engine.cache, keys[i + k])
-        if failed:
-            left.append(failed)
 
     engine.run(batch, bounds, workers)  # type: ignore[arg-type]
     return rest + [t for part in left for t in part]
+
+
+def shard_encode_eligible(io: ShardIO, chunk: np.ndarray) -> bool:
+    """Whether :func:`encode_inner` can encode the inner chunks of the whole shard ``chunk``."""
+    enc = io.sh.inner_pipeline.native_encoding
+    return (
+        enc is not None
+        and enc[0] in _ENCODERS
+        and chunk.dtype == io.dtype
+        and not chunk.dtype.hasobject
+        and chunk.ndim > 0
+        and chunk.shape == io.sh.shard_shape
+        and chunk.strides[-1] == chunk.itemsize
+        and all(s >= 0 for s in chunk.strides)
+        and 0 < math.prod(io.sh.chunk_shape) * chunk.itemsize <= MAX_LIMIT
+    )
+
+
+def encode_inner(io: ShardIO, chunk: np.ndarray) -> dict[tuple[int, ...], memoryview | None]:
+    """The stored bytes of every inner chunk of the shard ``chunk`` (``None``: equal to the fill
+    value, left out), encoded in C on every core straight from ``chunk`` (a view of the caller's
+    value: no copy of the shard), as :meth:`ShardingCodec.encode_inner_chunk` encodes them."""
+    from .executor import run_tasks
+
+    sh = io.sh
+    codec_name, level, checksum = sh.inner_pipeline.native_encoding  # type: ignore[misc]
+    inner = sh.chunk_shape
+    todo = sh.inner_indices()
+    spans = np.asarray([[(0, c, i * c) for i, c in zip(idx, inner, strict=True)] for idx in todo], dtype=np.int64)
+    src = chunk.view(np.uint8) if chunk.size else chunk
+    fill = np.array(sh.fill_value, dtype=chunk.dtype).tobytes()
+    workers, bounds = _batches(len(todo), config.cpu_workers)
+    results: list[Any] = [None] * len(bounds)
+
+    def enc(k: int) -> None:
+        i, j = bounds[k]
+        results[k] = _native.encode_chunks(spans[i:j], src, inner, chunk.itemsize, _ENCODERS[codec_name], level, checksum, fill)
+
+    run_tasks(enc, range(len(bounds)), max_concurrency=workers)  # type: ignore[arg-type]
+    out: dict[tuple[int, ...], memoryview | None] = {}
+    for (i, j), (blob, sizes) in zip(bounds, results, strict=True):
+        mv = memoryview(blob)
+        pos = 0
+        for idx, n in zip(todo[i:j], np.frombuffer(sizes, dtype=np.int64).tolist(), strict=True):
+            if n < 0:
+                out[idx] = None
+            else:
+                out[idx] = mv[pos : pos + n]
+                pos += n
+    return out

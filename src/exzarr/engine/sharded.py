@@ -304,6 +304,9 @@ class ShardIO:
         are encoded, in parallel on the pool, the others are taken from ``raw`` (stored bytes kept
         as they are). ``None`` when no inner chunk is left (the shard is deleted)."""
         sh = self.sh
+        if only is None and not raw and native.shard_encode_eligible(self, chunk):
+            parts = sh.assemble(native.encode_inner(self, chunk))  # type: ignore[arg-type]
+            return None if sh.is_empty(parts) else parts
         todo = sh.inner_indices() if only is None else sorted(only)
         encoded: dict[Index, bytes | None] = dict(raw or {})
         inner_encode = sh.encode_inner_chunk  # looked up per call: tests may instrument the pipeline
