@@ -55,7 +55,22 @@ typedef struct {
     size_t (*cctx_set_parameter)(void *, int, int);
     size_t (*compress2)(void *, void *, size_t, const void *, size_t);
     size_t (*compress_bound)(size_t);
+    size_t (*dctx_reset)(void *, int);
+    size_t (*decompress_stream)(void *, void *, void *);
 } zstd_api;
+
+/* ZSTD_inBuffer / ZSTD_outBuffer of the stable API */
+typedef struct {
+    const void *src;
+    size_t size;
+    size_t pos;
+} zstd_in;
+typedef struct {
+    void *dst;
+    size_t size;
+    size_t pos;
+} zstd_out;
+#define ZSTD_RESET_SESSION_ONLY 1
 
 /* ZSTD_cParameter values of the stable API */
 #define ZSTD_C_COMPRESSION_LEVEL 100
@@ -83,6 +98,8 @@ static void load_zstd(void) {
     *(void **)&Z.cctx_set_parameter = dlsym(h, "ZSTD_CCtx_setParameter");
     *(void **)&Z.compress2 = dlsym(h, "ZSTD_compress2");
     *(void **)&Z.compress_bound = dlsym(h, "ZSTD_compressBound");
+    *(void **)&Z.dctx_reset = dlsym(h, "ZSTD_DCtx_reset");
+    *(void **)&Z.decompress_stream = dlsym(h, "ZSTD_decompressStream");
     zstd_enc_ok = zstd_ok && Z.create_cctx && Z.free_cctx && Z.cctx_set_parameter && Z.compress2 && Z.compress_bound;
 }
 
@@ -190,6 +207,33 @@ static void copy_block(const char *chunk, char *out, int ndim, const Py_ssize_t 
 }
 
 /* Decode one stored chunk (rbuf, rlen) into its block of the output. */
+/* The first `want` bytes of a zstd chunk of `nbytes` (C order: its leading rows), decoded as a
+   stream that stops there, as the Python path's leading-rows decoder does: only for one frame that
+   states the chunk's size and carries no checksum (a prefix never reaches it). ST_FALLBACK for
+   anything else (the caller then decodes the whole chunk, with every check). */
+static int decode_rows(void *dctx, const char *src, size_t len, char *dst, size_t nbytes, size_t want) {
+    if (!Z.dctx_reset || !Z.decompress_stream || len < 6 || want == 0) return ST_FALLBACK;
+    uint32_t magic = (uint32_t)(unsigned char)src[0] | (uint32_t)(unsigned char)src[1] << 8 |
+                     (uint32_t)(unsigned char)src[2] << 16 | (uint32_t)(unsigned char)src[3] << 24;
+    if (magic != ZSTD_MAGIC || (src[4] & 0x04)) return ST_FALLBACK;
+    if (Z.frame_content_size(src, len) != (unsigned long long)nbytes) return ST_FALLBACK;
+    size_t frame = Z.find_frame_compressed_size(src, len);
+    if (Z.is_error(frame) || frame != len) return ST_FALLBACK;
+    if (Z.is_error(Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY))) return ST_FALLBACK;
+    zstd_in in = {src, len, 0};
+    zstd_out out = {dst, want, 0};
+    while (out.pos < want) {
+        size_t r = Z.decompress_stream(dctx, &out, &in);
+        if (Z.is_error(r)) {
+            Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY);
+            return ST_FALLBACK;
+        }
+        if (r == 0 || (in.pos == in.size && out.pos < want)) break; /* the frame ended early */
+    }
+    Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY);
+    return out.pos == want ? ST_OK : ST_FALLBACK;
+}
+
 static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **scratch, char *out, int ndim,
                  const Py_ssize_t *cshape, const Py_ssize_t *oshape, const long long *s, Py_ssize_t itemsize, size_t nbytes) {
     /* the destination is one contiguous block when the chunk is whole and the output keeps the
@@ -197,8 +241,16 @@ static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **sc
     int direct = s[0] == 0 && s[1] == cshape[0];
     for (int d = 1; d < ndim && direct; d++) direct = s[3 * d] == 0 && s[3 * d + 1] == cshape[d] && oshape[d] == cshape[d];
     if (direct) return decode(codec, dctx, rbuf, rlen, out + (size_t)s[2] * (nbytes / (size_t)cshape[0]), nbytes);
+    if (codec == CODEC_RAW) { /* copy the block straight from the stored bytes */
+        if (rlen != nbytes) return ST_FALLBACK;
+        copy_block(rbuf, out, ndim, cshape, oshape, s, itemsize);
+        return ST_OK;
+    }
     if (!*scratch && !(*scratch = malloc(nbytes))) return ST_FALLBACK;
-    int r = decode(codec, dctx, rbuf, rlen, *scratch, nbytes);
+    int r = ST_FALLBACK;
+    if (4 * s[1] <= 3 * cshape[0]) /* the block needs only the leading rows: decode just those */
+        r = decode_rows(dctx, rbuf, rlen, *scratch, nbytes, (size_t)s[1] * (nbytes / (size_t)cshape[0]));
+    if (r != ST_OK) r = decode(codec, dctx, rbuf, rlen, *scratch, nbytes);
     if (r == ST_OK) copy_block(*scratch, out, ndim, cshape, oshape, s, itemsize);
     return r;
 }

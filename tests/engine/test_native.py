@@ -730,3 +730,45 @@ def test_paths_with_a_nul_byte_are_refused_by_the_c_loops(tmp_path):
     with pytest.raises(ValueError, match="null"):
         _native.read_chunks(bad, whole, src.reshape(-1).view(np.uint8), (4, 4), (4, 4), 8, 0, 100, os.O_RDONLY)
     assert not (tmp_path / "x").exists()
+
+
+def test_leading_rows_are_decoded_as_on_the_python_path(tmp_path, monkeypatch):
+    spy = Spy(monkeypatch)
+    x = np.random.default_rng(8).normal(size=(40, 24)).round(3)
+    for checksum in (False, True):
+        a = exzarr.create(str(tmp_path / f"{checksum}.zarr"), shape=x.shape, chunks=(20, 12), dtype="f8",
+                          compressor=("zstd", {"level": 1, "checksum": checksum}))  # fmt: skip
+        a[...] = x
+        for k in range(1, 21):  # leading rows of the first row of chunks (and of the second, from row 20)
+            assert np.array_equal(a[:k], x[:k]) and np.array_equal(a[20 : 20 + k, 5:17], x[20 : 20 + k, 5:17])
+    assert spy.left == 0
+    # a checksummed frame is never decoded in part: a bad checksum is found even when 2 rows are read
+    path = tmp_path / "True.zarr" / "c" / "0" / "0"
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    a = exzarr.open_array(str(tmp_path / "True.zarr"))
+    fast = _outcome(lambda: a[:2])
+    assert fast == _outcome(lambda: plain(a).read(basic_selection((slice(0, 2),), x.shape, (20, 12))))
+    assert fast[0] == "ChecksumError" or "checksum" in fast[1].lower()
+
+
+def test_a_leading_rows_read_stops_where_the_python_rows_decoder_stops(tmp_path, monkeypatch):
+    """Only the rows read are decoded (on both fast paths): damage past them in an unchecksummed
+    frame is not seen by a read of the first rows, and is by a read of the whole chunk."""
+    x = np.random.default_rng(9).normal(size=(256, 256)).round(3)  # 512 KiB: zstd blocks of 128 KiB
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=x.shape, chunks=(256, 256), dtype="f8", compressor="zstd")
+    a[...] = x
+    path = tmp_path / "a.zarr" / "c" / "0" / "0"
+    blob = bytearray(path.read_bytes())
+    blob[-8:] = b"\xff" * 8  # the end of the last block
+    path.write_bytes(bytes(blob))
+    spy = Spy(monkeypatch)
+    c = _outcome(lambda: a[:4])
+    assert spy.left == 0  # decoded in C, not handed back
+    with monkeypatch.context() as m:
+        m.setattr(native, "eligible", lambda *args: False)
+        py = _outcome(lambda: a[:4])
+        py_all = _outcome(lambda: a[...])
+    assert c == py == ("ok", x[:4].tolist())
+    assert _outcome(lambda: a[...]) == py_all and py_all[0] == "ChunkDecodeError"
