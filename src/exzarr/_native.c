@@ -255,6 +255,38 @@ static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **sc
     return r;
 }
 
+/* itemsize * prod(cshape) and itemsize * prod(oshape), refused when they overflow */
+static int byte_sizes(Py_ssize_t itemsize, int ndim, const Py_ssize_t *cshape, const Py_ssize_t *oshape, size_t *nbytes,
+                      size_t *obytes, const char *what) {
+    *nbytes = *obytes = (size_t)itemsize;
+    for (int d = 0; d < ndim; d++) {
+        if (__builtin_mul_overflow(*nbytes, (size_t)cshape[d], nbytes) ||
+            __builtin_mul_overflow(*obytes, (size_t)oshape[d], obytes) || *nbytes > (size_t)PY_SSIZE_T_MAX ||
+            *obytes > (size_t)PY_SSIZE_T_MAX) {
+            PyErr_Format(PyExc_ValueError, "chunk_shape or %s: too many bytes", what);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A private copy of the spans of `n` chunks (checked and used without the GIL: the caller's
+   buffer may change meanwhile, from another thread or by aliasing the output) */
+static long long *copy_spans(const Py_buffer *spans, Py_ssize_t n, int ndim) {
+    if (n > PY_SSIZE_T_MAX / (3 * MAX_NDIM * (Py_ssize_t)sizeof(long long)) ||
+        spans->len != (Py_ssize_t)(n * 3 * ndim * (Py_ssize_t)sizeof(long long))) {
+        PyErr_Format(PyExc_ValueError, "spans: expected %zd int64 values", n * 3 * ndim);
+        return NULL;
+    }
+    long long *sp = PyMem_Malloc((size_t)(n ? n : 1) * 3 * (size_t)ndim * sizeof(long long));
+    if (!sp) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(sp, spans->buf, (size_t)spans->len);
+    return sp;
+}
+
 static int as_shape(PyObject *seq, Py_ssize_t *dims, int *ndim, const char *what) {
     PyObject *t = PySequence_Fast(seq, what);
     if (!t) return -1;
@@ -338,34 +370,18 @@ static PyObject *run_batch(PyObject *args, int mode) {
     long long *sp = NULL, *rg = NULL;
     if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_C_CONTIGUOUS) < 0) goto done;
     if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto done;
-    size_t nbytes = (size_t)itemsize, obytes = (size_t)itemsize;
-    for (int d = 0; d < ndim; d++) {
-        if (__builtin_mul_overflow(nbytes, (size_t)cshape[d], &nbytes) ||
-            __builtin_mul_overflow(obytes, (size_t)oshape[d], &obytes) || nbytes > (size_t)PY_SSIZE_T_MAX ||
-            obytes > (size_t)PY_SSIZE_T_MAX) {
-            PyErr_Format(PyExc_ValueError, "chunk_shape or out_shape: too many bytes");
-            goto done;
-        }
-    }
-    if (n > PY_SSIZE_T_MAX / (3 * MAX_NDIM * (Py_ssize_t)sizeof(long long)) ||
-        spans.len != (Py_ssize_t)(n * 3 * ndim * (Py_ssize_t)sizeof(long long))) {
-        PyErr_Format(PyExc_ValueError, "spans: expected %zd int64 values", n * 3 * ndim);
-        goto done;
-    }
+    size_t nbytes, obytes;
+    if (byte_sizes(itemsize, ndim, cshape, oshape, &nbytes, &obytes, "out_shape") < 0) goto done;
     if ((size_t)out.len != obytes) {
         PyErr_Format(PyExc_ValueError, "out: %zd bytes for an output of %zu", out.len, obytes);
         goto done;
     }
-    /* private copies, checked and used without the GIL: the caller's buffers may change meanwhile
-       (another thread, or `out` sharing memory with them) */
-    sp = PyMem_Malloc((size_t)(n ? n : 1) * 3 * (size_t)ndim * sizeof(long long));
-    rg = PyMem_Malloc((size_t)(n ? n : 1) * 3 * sizeof(long long));
-    if (!sp || !rg) {
+    if (!(sp = copy_spans(&spans, n, ndim))) goto done;
+    if (!(rg = PyMem_Malloc((size_t)(n ? n : 1) * 3 * sizeof(long long)))) {
         PyErr_NoMemory();
         goto done;
     }
-    memcpy(sp, spans.buf, (size_t)spans.len);
-    if (mode == FROM_RANGES) memcpy(rg, ranges.buf, (size_t)ranges.len);
+    if (mode == FROM_RANGES) memcpy(rg, ranges.buf, (size_t)ranges.len); /* private too */
     for (Py_ssize_t i = 0; i < n * ndim; i++) { /* every block inside its chunk and the output */
         long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
         int d = (int)(i % ndim);
@@ -554,36 +570,23 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
     }
     if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_C_CONTIGUOUS) < 0) goto done;
     if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) goto done;
-    size_t nbytes = (size_t)itemsize, sbytes = (size_t)itemsize;
-    for (int d = 0; d < ndim; d++) {
-        if (__builtin_mul_overflow(nbytes, (size_t)cshape[d], &nbytes) ||
-            __builtin_mul_overflow(sbytes, (size_t)sshape[d], &sbytes) || nbytes > (size_t)PY_SSIZE_T_MAX ||
-            sbytes > (size_t)PY_SSIZE_T_MAX) {
-            PyErr_Format(PyExc_ValueError, "chunk_shape or src_shape: too many bytes");
-            goto done;
-        }
-    }
+    size_t nbytes, sbytes;
+    if (byte_sizes(itemsize, ndim, cshape, sshape, &nbytes, &sbytes, "src_shape") < 0) goto done;
     if (nbytes == 0) {
         PyErr_Format(PyExc_ValueError, "chunk_shape: empty chunks are not written here");
-        goto done;
-    }
-    if (n > PY_SSIZE_T_MAX / (3 * MAX_NDIM * (Py_ssize_t)sizeof(long long)) ||
-        spans.len != (Py_ssize_t)(n * 3 * ndim * (Py_ssize_t)sizeof(long long))) {
-        PyErr_Format(PyExc_ValueError, "spans: expected %zd int64 values", n * 3 * ndim);
         goto done;
     }
     if ((size_t)src.len != sbytes) {
         PyErr_Format(PyExc_ValueError, "src: %zd bytes for a source of %zu", src.len, sbytes);
         goto done;
     }
-    sp = PyMem_Malloc((size_t)(n ? n : 1) * 3 * (size_t)ndim * sizeof(long long));
+    if (!(sp = copy_spans(&spans, n, ndim))) goto done;
     ctmp = PyMem_Malloc(sizeof(char *) * (size_t)(n ? n : 1));
     cpath = PyMem_Malloc(sizeof(char *) * (size_t)(n ? n : 1));
-    if (!sp || !ctmp || !cpath) {
+    if (!ctmp || !cpath) {
         PyErr_NoMemory();
         goto done;
     }
-    memcpy(sp, spans.buf, (size_t)spans.len);
     for (Py_ssize_t i = 0; i < n * ndim; i++) { /* whole chunks, inside the source */
         long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
         int d = (int)(i % ndim);

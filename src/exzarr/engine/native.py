@@ -54,9 +54,15 @@ def available(codec: str | None = "raw") -> bool:
     return codec in _CODECS
 
 
-def _slices(sel: Any) -> bool:
+def _readable(pipe: Any, store: Any, chunk_shape: tuple[int, ...], dtype: np.dtype, sel: Any) -> bool:
+    """Chunks of ``pipe`` in a local directory, of a size the C loop takes, read by slices with step 1 (or integers)."""
+    from ..storage.local import LocalStore
+
     return (
-        isinstance(sel, OrthogonalSelection)
+        pipe.native_codec in _CODECS
+        and type(store) is LocalStore
+        and 0 < math.prod(chunk_shape) * dtype.itemsize <= MAX_LIMIT
+        and isinstance(sel, OrthogonalSelection)
         and len(sel.dims) > 0
         and all(isinstance(d, IntDim) or (isinstance(d, SliceDim) and d.step == 1) for d in sel.dims)
     )
@@ -64,26 +70,12 @@ def _slices(sel: Any) -> bool:
 
 def eligible(engine: ChunkEngine, sel: Any) -> bool:
     """Whether :func:`read_local` can read ``sel`` (already planned on the chunk grid)."""
-    from ..storage.local import LocalStore
-
-    return (
-        engine.layout.pipeline.native_codec in _CODECS
-        and type(engine.store) is LocalStore
-        and 0 < math.prod(engine.layout.object_shape) * engine.dtype.itemsize <= MAX_LIMIT
-        and _slices(sel)
-    )
+    return _readable(engine.layout.pipeline, engine.store, engine.layout.object_shape, engine.dtype, sel)
 
 
 def sharded_eligible(io: ShardIO, sel: Any) -> bool:
     """Whether :func:`read_sharded` can read ``sel`` (planned on the inner chunk grid)."""
-    from ..storage.local import LocalStore
-
-    return (
-        io.sh.inner_pipeline.native_codec in _CODECS
-        and type(io.store) is LocalStore
-        and 0 < math.prod(io.sh.chunk_shape) * io.dtype.itemsize <= MAX_LIMIT
-        and _slices(sel)
-    )
+    return _readable(io.sh.inner_pipeline, io.store, io.sh.chunk_shape, io.dtype, sel)
 
 
 def _blocks(sel: OrthogonalSelection) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:

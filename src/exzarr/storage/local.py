@@ -247,6 +247,17 @@ class LocalStore(Store):
         """
         return [os.fsencode(self._fspath(k)) for k in keys]
 
+    def _prepare_write(self, key: str) -> tuple[str, str, str]:
+        """``(path, directory, file name)`` of ``key``, after the checks every write makes first."""
+        path = self._fspath(key)
+        self._check_writable(key)
+        head, name = os.path.split(path)
+        try:
+            self._ensure_dir(head)
+        except OSError as exc:
+            raise StoreError(f"{self!r}: cannot write {key!r}: {exc}") from exc
+        return path, head, name
+
     def write_paths(self, keys: Sequence[str]) -> tuple[list[bytes], list[bytes]]:
         """For writers that create files themselves (exzarr.engine.native): each key's new
         temporary file and final path, as bytes, after the checks :meth:`set` makes (writable, key
@@ -261,13 +272,7 @@ class LocalStore(Store):
         """
         tmps, finals = [], []
         for key in keys:
-            path = self._fspath(key)
-            self._check_writable(key)
-            head, name = os.path.split(path)
-            try:
-                self._ensure_dir(head)
-            except OSError as exc:
-                raise StoreError(f"{self!r}: cannot write {key!r}: {exc}") from exc
+            path, head, name = self._prepare_write(key)
             tmps.append(os.fsencode(os.path.join(head, f"{_TMP_MARK}{name}.{_unique()}")))
             finals.append(os.fsencode(path))
         return tmps, finals
@@ -463,13 +468,7 @@ class LocalStore(Store):
         >>> s.get("a/c/0"), os.path.isfile(os.path.join(s.root, "a", "c", "0"))
         (b'x', True)
         """
-        path = self._fspath(key)
-        self._check_writable(key)
-        head, name = os.path.split(path)
-        try:
-            self._ensure_dir(head)
-        except OSError as exc:
-            raise StoreError(f"{self!r}: cannot write {key!r}: {exc}") from exc
+        path, head, name = self._prepare_write(key)
         if self.reuse_files and _exchange is not None and self._set_by_exchange(path, value):
             return
         tmp = os.path.join(head, f"{_TMP_MARK}{name}.{_unique()}")
