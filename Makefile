@@ -14,11 +14,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+# (the C extension is built by the install: an edit of _native.c installs again)
+$(VENV)/.installed-test: pyproject.toml src/exzarr/_native.c | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml src/exzarr/_native.c | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[demo]"
 	touch $@
 
@@ -41,7 +42,7 @@ lint: $(VENV)/.installed-test
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-bench: pyproject.toml src/exzarr/_native.c | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	touch $@
 
