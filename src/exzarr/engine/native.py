@@ -1,4 +1,4 @@
-"""Local reads with the chunk loop in C (``exzarr._native``), the GIL released for a whole batch.
+"""Local reads and writes with the chunk loop in C (``exzarr._native``), the GIL released for a whole batch.
 
 For an array in a :class:`~exzarr.storage.LocalStore` whose chunks are their raw bytes or one
 zstd frame of them (:attr:`CodecPipeline.native_codec`), a read of slices with step 1 (and
@@ -12,6 +12,13 @@ Every chunk the C loop does not decode (a missing file is filled here; anything 
 non-regular file, a size over the limit, a framing or decoding failure) is left to the ordinary
 path, which reads it again and reports errors exactly as without this module. The plain twin of
 this path is the engine's ``fast=False`` read, and the tests compare the two.
+
+Sharded arrays (:func:`read_sharded`): each shard's index is read and checked in Python as on the
+ordinary path, then its inner chunks are read through the shard's open descriptor by ``read_ranges``.
+Writes (:func:`write_local`): chunks the value covers whole are encoded and stored by
+``write_chunks`` (temporary file, rename) under the engine's chunk locks; whole shards encode their
+inner chunks with ``encode_chunks`` (:func:`encode_inner`). Partial chunks, and any chunk the C loop
+does not write, go to the ordinary path.
 """
 
 from __future__ import annotations
