@@ -143,6 +143,31 @@ static int read_file(const char *path, int oflags, long long limit, char **buf, 
     return ST_OK;
 }
 
+/* The framing checks every zstd chunk passes before a decoder sees it: one frame (zstd's magic
+   number, nothing after the frame, not truncated) whose stated content size, if any, is `nbytes`;
+   a frame without one (a stream) must have a window the Python path's streaming decoder accepts
+   (at most 2**27 bytes, zstd's default limit, which the one-shot decoder would not check).
+   Returns the stated size (ZSTD_CONTENTSIZE_UNKNOWN for a stream), or ZSTD_CONTENTSIZE_ERROR. */
+static unsigned long long zstd_framing(const char *src, size_t len, size_t nbytes) {
+    if (len < 6) return ZSTD_CONTENTSIZE_ERROR;
+    uint32_t magic = (uint32_t)(unsigned char)src[0] | (uint32_t)(unsigned char)src[1] << 8 |
+                     (uint32_t)(unsigned char)src[2] << 16 | (uint32_t)(unsigned char)src[3] << 24;
+    if (magic != ZSTD_MAGIC) return ZSTD_CONTENTSIZE_ERROR;
+    unsigned long long stated = Z.frame_content_size(src, len);
+    if (stated == ZSTD_CONTENTSIZE_ERROR) return stated;
+    if (stated != ZSTD_CONTENTSIZE_UNKNOWN && stated != (unsigned long long)nbytes) return ZSTD_CONTENTSIZE_ERROR;
+    if (stated == ZSTD_CONTENTSIZE_UNKNOWN) {
+        unsigned char fhd = (unsigned char)src[4];
+        if (fhd & 0x20) return ZSTD_CONTENTSIZE_ERROR; /* single segment without a content size: malformed */
+        unsigned char wd = (unsigned char)src[5];
+        unsigned long long base = 1ULL << (10 + (wd >> 3));
+        if (base + (base / 8) * (wd & 7) > (1ULL << 27)) return ZSTD_CONTENTSIZE_ERROR;
+    }
+    size_t frame = Z.find_frame_compressed_size(src, len);
+    if (Z.is_error(frame) || frame != len) return ZSTD_CONTENTSIZE_ERROR; /* bytes after the frame, or truncated */
+    return stated;
+}
+
 /* Decode `src` into `dst` (exactly `nbytes`), after the framing checks. */
 static int decode(int codec, void *dctx, const char *src, size_t len, char *dst, size_t nbytes) {
     if (codec == CODEC_RAW) {
@@ -150,75 +175,59 @@ static int decode(int codec, void *dctx, const char *src, size_t len, char *dst,
         memcpy(dst, src, nbytes);
         return ST_OK;
     }
-    if (len < 6) return ST_FALLBACK;
-    uint32_t magic = (uint32_t)(unsigned char)src[0] | (uint32_t)(unsigned char)src[1] << 8 |
-                     (uint32_t)(unsigned char)src[2] << 16 | (uint32_t)(unsigned char)src[3] << 24;
-    if (magic != ZSTD_MAGIC) return ST_FALLBACK;
-    unsigned long long stated = Z.frame_content_size(src, len);
-    if (stated == ZSTD_CONTENTSIZE_ERROR) return ST_FALLBACK;
-    if (stated != ZSTD_CONTENTSIZE_UNKNOWN && stated != (unsigned long long)nbytes) return ST_FALLBACK;
-    if (stated == ZSTD_CONTENTSIZE_UNKNOWN) {
-        /* a stream: the Python path's streaming decoder refuses windows over 2**27 bytes (zstd's
-           default limit), which the one-shot call below would not check: leave those to it */
-        unsigned char fhd = (unsigned char)src[4];
-        if (fhd & 0x20) return ST_FALLBACK; /* single segment without a content size: malformed */
-        unsigned char wd = (unsigned char)src[5];
-        unsigned long long base = 1ULL << (10 + (wd >> 3));
-        if (base + (base / 8) * (wd & 7) > (1ULL << 27)) return ST_FALLBACK;
-    }
-    size_t frame = Z.find_frame_compressed_size(src, len);
-    if (Z.is_error(frame) || frame != len) return ST_FALLBACK; /* bytes after the frame, or truncated */
+    if (zstd_framing(src, len, nbytes) == ZSTD_CONTENTSIZE_ERROR) return ST_FALLBACK;
     size_t n = Z.decompress_dctx(dctx, dst, nbytes, src, len);
     if (Z.is_error(n) || n != nbytes) return ST_FALLBACK;
     return ST_OK;
 }
 
-/* Copy the block [c0, c1) of a C-order chunk into the output at o0 (both C order). */
-static void copy_block(const char *chunk, char *out, int ndim, const Py_ssize_t *cshape, const Py_ssize_t *oshape,
-                       const long long *span, Py_ssize_t itemsize) {
-    Py_ssize_t cstride[MAX_NDIM], ostride[MAX_NDIM], count[MAX_NDIM], idx[MAX_NDIM];
-    cstride[ndim - 1] = ostride[ndim - 1] = itemsize;
-    for (int d = ndim - 2; d >= 0; d--) {
-        cstride[d] = cstride[d + 1] * cshape[d + 1];
-        ostride[d] = ostride[d + 1] * oshape[d + 1];
-    }
-    const char *src = chunk;
-    char *dst = out;
-    for (int d = 0; d < ndim; d++) {
-        src += (Py_ssize_t)span[3 * d] * cstride[d];
-        dst += (Py_ssize_t)span[3 * d + 2] * ostride[d];
-        count[d] = (Py_ssize_t)(span[3 * d + 1] - span[3 * d]);
-        idx[d] = 0;
-    }
-    size_t row = (size_t)(count[ndim - 1] * itemsize);
+/* The byte strides of a C-order array of `shape` elements of `itemsize` bytes. */
+static void c_strides(const Py_ssize_t *shape, int ndim, Py_ssize_t itemsize, Py_ssize_t *stride) {
+    stride[ndim - 1] = itemsize;
+    for (int d = ndim - 2; d >= 0; d--) stride[d] = stride[d + 1] * shape[d + 1];
+}
+
+/* Copy `count` (per axis) elements from `src` to `dst`, each with its own byte strides, the last
+   axis contiguous on both sides (`row` bytes per run): the one loop under every block copy here. */
+static void copy_rows(const char *src, const Py_ssize_t *sstride, char *dst, const Py_ssize_t *dstride,
+                      const Py_ssize_t *count, int ndim, size_t row) {
+    Py_ssize_t idx[MAX_NDIM] = {0};
     for (;;) {
         memcpy(dst, src, row);
         int d = ndim - 2;
         for (; d >= 0; d--) {
-            src += cstride[d];
-            dst += ostride[d];
+            src += sstride[d];
+            dst += dstride[d];
             if (++idx[d] < count[d]) break;
-            src -= cstride[d] * count[d];
-            dst -= ostride[d] * count[d];
+            src -= sstride[d] * count[d];
+            dst -= dstride[d] * count[d];
             idx[d] = 0;
         }
         if (d < 0) return;
     }
 }
 
-/* Decode one stored chunk (rbuf, rlen) into its block of the output. */
+/* Copy the block [c0, c1) of a C-order chunk into the output at o0 (both C order). */
+static void copy_block(const char *chunk, char *out, int ndim, const Py_ssize_t *cshape, const Py_ssize_t *oshape,
+                       const long long *span, Py_ssize_t itemsize) {
+    Py_ssize_t cstride[MAX_NDIM], ostride[MAX_NDIM], count[MAX_NDIM];
+    c_strides(cshape, ndim, itemsize, cstride);
+    c_strides(oshape, ndim, itemsize, ostride);
+    for (int d = 0; d < ndim; d++) {
+        chunk += (Py_ssize_t)span[3 * d] * cstride[d];
+        out += (Py_ssize_t)span[3 * d + 2] * ostride[d];
+        count[d] = (Py_ssize_t)(span[3 * d + 1] - span[3 * d]);
+    }
+    copy_rows(chunk, cstride, out, ostride, count, ndim, (size_t)(count[ndim - 1] * itemsize));
+}
+
 /* The first `want` bytes of a zstd chunk of `nbytes` (C order: its leading rows), decoded as a
    stream that stops there, as the Python path's leading-rows decoder does: only for one frame that
    states the chunk's size and carries no checksum (a prefix never reaches it). ST_FALLBACK for
    anything else (the caller then decodes the whole chunk, with every check). */
 static int decode_rows(void *dctx, const char *src, size_t len, char *dst, size_t nbytes, size_t want) {
-    if (!Z.dctx_reset || !Z.decompress_stream || len < 6 || want == 0) return ST_FALLBACK;
-    uint32_t magic = (uint32_t)(unsigned char)src[0] | (uint32_t)(unsigned char)src[1] << 8 |
-                     (uint32_t)(unsigned char)src[2] << 16 | (uint32_t)(unsigned char)src[3] << 24;
-    if (magic != ZSTD_MAGIC || (src[4] & 0x04)) return ST_FALLBACK;
-    if (Z.frame_content_size(src, len) != (unsigned long long)nbytes) return ST_FALLBACK;
-    size_t frame = Z.find_frame_compressed_size(src, len);
-    if (Z.is_error(frame) || frame != len) return ST_FALLBACK;
+    if (!Z.dctx_reset || !Z.decompress_stream || want == 0) return ST_FALLBACK;
+    if (zstd_framing(src, len, nbytes) != (unsigned long long)nbytes || (src[4] & 0x04)) return ST_FALLBACK;
     if (Z.is_error(Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY))) return ST_FALLBACK;
     zstd_in in = {src, len, 0};
     zstd_out out = {dst, want, 0};
@@ -234,6 +243,7 @@ static int decode_rows(void *dctx, const char *src, size_t len, char *dst, size_
     return out.pos == want ? ST_OK : ST_FALLBACK;
 }
 
+/* Decode one stored chunk (rbuf, rlen) into its block of the output. */
 static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **scratch, char *out, int ndim,
                  const Py_ssize_t *cshape, const Py_ssize_t *oshape, const long long *s, Py_ssize_t itemsize, size_t nbytes) {
     /* the destination is one contiguous block when the chunk is whole and the output keeps the
@@ -476,34 +486,27 @@ static PyObject *read_ranges(PyObject *self, PyObject *args) {
 #define ST_WRITTEN 0
 #define ST_FILL 3 /* every element equals the fill value: the caller deletes the chunk instead */
 
-/* Copy the chunk-sized block at o0 (per axis) of the C-order source into a C-order chunk. */
-static void gather_block(const char *src, char *chunk, int ndim, const Py_ssize_t *cshape, const Py_ssize_t *sshape,
-                         const long long *s, Py_ssize_t itemsize) {
-    Py_ssize_t cstride[MAX_NDIM], sstride[MAX_NDIM], idx[MAX_NDIM];
-    cstride[ndim - 1] = sstride[ndim - 1] = itemsize;
-    for (int d = ndim - 2; d >= 0; d--) {
-        cstride[d] = cstride[d + 1] * cshape[d + 1];
-        sstride[d] = sstride[d + 1] * sshape[d + 1];
+/* Copy the chunk-sized block at o0 (per axis, in elements) of a source with byte strides `sstride`
+   (rows contiguous) into a C-order chunk. */
+static void gather(const char *src, const Py_ssize_t *sstride, char *chunk, int ndim, const Py_ssize_t *cshape,
+                   const long long *s, Py_ssize_t itemsize) {
+    Py_ssize_t cstride[MAX_NDIM];
+    c_strides(cshape, ndim, itemsize, cstride);
+    for (int d = 0; d < ndim; d++) src += (Py_ssize_t)s[3 * d + 2] * sstride[d];
+    copy_rows(src, sstride, chunk, cstride, cshape, ndim, (size_t)(cshape[ndim - 1] * itemsize));
+}
+
+/* A compression context writing frames as exzarr's Python zstd codec does (level, checksum, content
+   size), or NULL (a failure frees what it made). */
+static void *new_cctx(int level, int checksum) {
+    void *cctx = Z.create_cctx();
+    if (cctx && (Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level)) ||
+                 Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum ? 1 : 0)) ||
+                 Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, 1)))) {
+        Z.free_cctx(cctx);
+        cctx = NULL;
     }
-    const char *from = src;
-    char *to = chunk;
-    for (int d = 0; d < ndim; d++) {
-        from += (Py_ssize_t)s[3 * d + 2] * sstride[d];
-        idx[d] = 0;
-    }
-    size_t row = (size_t)(cshape[ndim - 1] * itemsize);
-    for (;;) {
-        memcpy(to, from, row);
-        to += row;
-        int d = ndim - 2;
-        for (; d >= 0; d--) {
-            from += sstride[d];
-            if (++idx[d] < cshape[d]) break;
-            from -= sstride[d] * cshape[d];
-            idx[d] = 0;
-        }
-        if (d < 0) return;
-    }
+    return cctx;
 }
 
 static int all_fill(const char *chunk, size_t nbytes, const char *fill, size_t itemsize) {
@@ -609,26 +612,22 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
     const char *fill = fill_obj == Py_None ? NULL : PyBytes_AS_STRING(fill_obj);
     int contiguous = 1; /* a chunk's rows follow each other in the source: no gather needed */
     for (int d = 1; d < ndim; d++) contiguous &= sshape[d] == cshape[d];
+    Py_ssize_t sstride[MAX_NDIM];
+    c_strides(sshape, ndim, itemsize, sstride);
     int failed_alloc = 0;
     Py_BEGIN_ALLOW_THREADS;
     void *cctx = NULL;
     size_t cap = codec == CODEC_ZSTD ? Z.compress_bound(nbytes) : 0;
     char *scratch = contiguous ? NULL : malloc(nbytes), *dst = cap ? malloc(cap) : NULL;
     if ((!contiguous && !scratch) || (cap && !dst)) failed_alloc = 1;
-    if (!failed_alloc && codec == CODEC_ZSTD) {
-        cctx = Z.create_cctx();
-        if (!cctx || Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level)) ||
-            Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum ? 1 : 0)) ||
-            Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, 1)))
-            failed_alloc = 1;
-    }
+    if (!failed_alloc && codec == CODEC_ZSTD && !(cctx = new_cctx(level, checksum))) failed_alloc = 1;
     for (Py_ssize_t i = 0; i < n && !failed_alloc; i++) {
         const long long *s = sp + 3 * ndim * i;
         const char *chunk;
         if (contiguous) {
             chunk = (const char *)src.buf + (size_t)s[2] * (nbytes / (size_t)cshape[0]);
         } else {
-            gather_block((const char *)src.buf, scratch, ndim, cshape, sshape, s, itemsize);
+            gather((const char *)src.buf, sstride, scratch, ndim, cshape, s, itemsize);
             chunk = scratch;
         }
         if (fill && all_fill(chunk, nbytes, fill, (size_t)itemsize)) {
@@ -667,29 +666,6 @@ done:
 }
 
 
-/* Copy a chunk-sized block of a strided byte source (rows contiguous) into a C-order chunk. */
-static void gather_strided(const char *src, const Py_ssize_t *sstride, char *chunk, int ndim, const Py_ssize_t *cshape,
-                           const long long *s, size_t row) {
-    Py_ssize_t idx[MAX_NDIM];
-    const char *from = src;
-    for (int d = 0; d < ndim; d++) {
-        from += (Py_ssize_t)s[3 * d + 2] * sstride[d];
-        idx[d] = 0;
-    }
-    char *to = chunk;
-    for (;;) {
-        memcpy(to, from, row);
-        to += row;
-        int d = ndim - 2;
-        for (; d >= 0; d--) {
-            from += sstride[d];
-            if (++idx[d] < cshape[d]) break;
-            from -= sstride[d] * cshape[d];
-            idx[d] = 0;
-        }
-        if (d < 0) return;
-    }
-}
 
 PyDoc_STRVAR(encode_chunks_doc,
              "encode_chunks(spans, src, chunk_shape, itemsize, codec, level, checksum, fill) -> (bytearray, bytes)\n\n"
@@ -780,27 +756,17 @@ static PyObject *encode_chunks(PyObject *self, PyObject *args) {
     char *outp = PyByteArray_AS_STRING(blob);
     long long *lens = (long long *)PyBytes_AS_STRING(sizes);
     const char *fill = fill_obj == Py_None ? NULL : PyBytes_AS_STRING(fill_obj);
-    Py_ssize_t sstride[MAX_NDIM];
-    for (int d = 0; d < ndim; d++) sstride[d] = src.strides[d];
+    Py_ssize_t sstride[MAX_NDIM]; /* per element step: the source's last axis is in bytes */
+    for (int d = 0; d < ndim; d++) sstride[d] = d == ndim - 1 ? itemsize : src.strides[d];
     int failed = 0;
     size_t used = 0;
     Py_BEGIN_ALLOW_THREADS;
     char *scratch = malloc(nbytes);
     void *cctx = NULL;
     if (!scratch) failed = 1;
-    if (!failed && codec == CODEC_ZSTD) {
-        cctx = Z.create_cctx();
-        if (!cctx || Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level)) ||
-            Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum ? 1 : 0)) ||
-            Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, 1)))
-            failed = 1;
-    }
+    if (!failed && codec == CODEC_ZSTD && !(cctx = new_cctx(level, checksum))) failed = 1;
     for (Py_ssize_t i = 0; i < n && !failed; i++) {
-        /* element offsets -> byte offsets on the last axis */
-        long long s[3 * MAX_NDIM];
-        memcpy(s, sp + 3 * ndim * i, sizeof(long long) * 3 * (size_t)ndim);
-        s[3 * (ndim - 1) + 2] *= itemsize;
-        gather_strided((const char *)src.buf, sstride, scratch, ndim, cshape, s, (size_t)(cshape[ndim - 1] * itemsize));
+        gather((const char *)src.buf, sstride, scratch, ndim, cshape, sp + 3 * ndim * i, itemsize);
         if (fill && all_fill(scratch, nbytes, fill, (size_t)itemsize)) {
             lens[i] = -1;
             continue;

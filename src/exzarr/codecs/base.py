@@ -126,6 +126,16 @@ def check_options(codec: str, cfg: dict[str, Any], known: Iterable[str]) -> None
     raise MetadataError(f"codec {codec!r}: unknown option {bad!r} (options: {', '.join(known) or 'none'}){hint}")
 
 
+def fill_bytes(fill: Any, dtype: np.dtype) -> bytes:
+    """The bytes of one ``fill`` element of ``dtype``: what :func:`is_fill` compares every element with
+    (also the C loops of :mod:`exzarr.engine.native`).
+
+    >>> fill_bytes(1, np.dtype("<i2"))
+    b'\\x01\\x00'
+    """
+    return np.array(fill, dtype=dtype).tobytes()
+
+
 def is_fill(arr: np.ndarray, fill: Any) -> bool:
     """Bit-exact "every element equals ``fill``" (NaN equals NaN, -0.0 differs from 0.0).
 
@@ -139,7 +149,7 @@ def is_fill(arr: np.ndarray, fill: Any) -> bool:
         return all(x == fill for x in arr.reshape(-1))
     if not arr.size:
         return True
-    one = np.array(fill, dtype=arr.dtype).tobytes()
+    one = fill_bytes(fill, arr.dtype)
     if arr.flags.c_contiguous:  # byte view: the first/last-element test costs well under a microsecond
         raw = arr.reshape(-1).view(np.uint8)
         n = len(one)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..codecs.base import fill_bytes
 from ..config import config
 from ..errors import StoreError
 from ..indexing import IntDim, OrthogonalSelection, SliceDim
@@ -316,7 +317,7 @@ def write_local(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: C
     spans = np.asarray(
         [[(0, c, o.start) for c, o in zip(chunk_shape, t.out_selection, strict=True)] for t in mine], dtype=np.int64
     ).reshape(len(mine), len(chunk_shape), 3)
-    fill = None if engine.write_empty else np.array(engine.fill, dtype=engine.dtype).tobytes()
+    fill = None if engine.write_empty else fill_bytes(engine.fill, engine.dtype)
     src = val.reshape(-1).view(np.uint8)
     codec = _ENCODERS[codec_name]
     locks = engine.spec.locks
@@ -370,7 +371,7 @@ def encode_inner(io: ShardIO, chunk: np.ndarray) -> dict[tuple[int, ...], memory
     todo = sh.inner_indices()
     spans = np.asarray([[(0, c, i * c) for i, c in zip(idx, inner, strict=True)] for idx in todo], dtype=np.int64)
     src = chunk.view(np.uint8) if chunk.size else chunk
-    fill = np.array(sh.fill_value, dtype=chunk.dtype).tobytes()
+    fill = fill_bytes(sh.fill_value, chunk.dtype)
     workers, bounds = _batches(len(todo), config.cpu_workers)
     results: list[Any] = [None] * len(bounds)
 
