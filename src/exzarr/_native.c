@@ -1,6 +1,6 @@
 /* exzarr._native: the per-chunk loop of local reads, run without the GIL.
  *
- * read_chunks() takes a batch of chunk files of one array and, for each, opens it, reads it
+ * read_grid() takes a batch of chunk files of one array and, for each, opens it, reads it
  * into a reused buffer, checks its framing and decodes it (no compressor, or one zstd frame)
  * straight into the output when the chunk's destination is one contiguous block, else into a
  * scratch chunk copied row by row into the output. The whole batch runs with the GIL released,
@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,74 @@ static void load_zstd(void) {
     zstd_enc_ok = zstd_ok && Z.create_cctx && Z.free_cctx && Z.cctx_set_parameter && Z.compress2 && Z.compress_bound;
 }
 
+/* Each thread keeps one decompression and one compression context for all its batches (creating
+   a context per batch cost about 1% of a read, and a new context allocates its buffers again).
+   They are private to the thread (a pthread key; freed when the thread ends), so nothing is shared
+   between threads, and a forked child's only thread keeps a usable copy of its own. */
+enum { BUF_READ, BUF_SCRATCH, BUF_OUT, NBUF };
+
+typedef struct {
+    void *dctx;
+    void *cctx;
+    char *buf[NBUF]; /* reused between batches: stored bytes read, a decoded chunk, compressed output */
+    size_t cap[NBUF];
+} thread_ctx;
+
+/* Buffers larger than this are freed after each batch instead of kept for the next one. */
+#define KEEP_BYTES ((size_t)4 << 20)
+
+static pthread_key_t ctx_key;
+static int ctx_key_ok;
+
+static void free_thread_ctx(void *p) {
+    thread_ctx *t = p;
+    if (t->dctx) Z.free_dctx(t->dctx);
+    if (t->cctx) Z.free_cctx(t->cctx);
+    for (int i = 0; i < NBUF; i++) free(t->buf[i]);
+    free(t);
+}
+
+static thread_ctx *my_ctx(void) {
+    if (!ctx_key_ok) return NULL;
+    thread_ctx *t = pthread_getspecific(ctx_key);
+    if (!t && (t = calloc(1, sizeof *t)) && pthread_setspecific(ctx_key, t) != 0) {
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+/* Make *buf (of *cap bytes) hold at least `size` bytes; its content is not kept. 0, or -1 (out of memory). */
+static int grow(char **buf, size_t *cap, size_t size) {
+    if (size <= *cap) return 0;
+    free(*buf);
+    *buf = malloc(size ? size : 1);
+    *cap = *buf ? size : 0;
+    return *buf ? 0 : -1;
+}
+
+/* This thread's buffer `slot`, grown to at least `size` bytes, or NULL (out of memory). */
+static char *thread_buf(thread_ctx *t, int slot, size_t size) {
+    return grow(&t->buf[slot], &t->cap[slot], size) == 0 ? t->buf[slot] : NULL;
+}
+
+/* After a batch: give back the buffers too large to keep. */
+static void trim_bufs(thread_ctx *t) {
+    for (int i = 0; i < NBUF; i++)
+        if (t->cap[i] > KEEP_BYTES) {
+            free(t->buf[i]);
+            t->buf[i] = NULL;
+            t->cap[i] = 0;
+        }
+}
+
+/* This thread's decompression context (NULL when none can be made; never freed by the caller). */
+static void *thread_dctx(void) {
+    thread_ctx *t = my_ctx();
+    if (t && !t->dctx) t->dctx = Z.create_dctx();
+    return t ? t->dctx : NULL;
+}
+
 /* Read the whole regular file at `path` into *buf (grown as needed). */
 static int read_file(const char *path, int oflags, long long limit, char **buf, size_t *cap, size_t *len) {
     int fd = open(path, oflags);
@@ -121,14 +190,9 @@ static int read_file(const char *path, int oflags, long long limit, char **buf, 
         return ST_FALLBACK;
     }
     size_t size = (size_t)st.st_size;
-    if (size > *cap) {
-        char *grown = realloc(*buf, size);
-        if (!grown) {
-            close(fd);
-            return ST_FALLBACK;
-        }
-        *buf = grown;
-        *cap = size;
+    if (grow(buf, cap, size) < 0) {
+        close(fd);
+        return ST_FALLBACK;
     }
     size_t got = 0;
     while (got < size) {
@@ -244,7 +308,7 @@ static int decode_rows(void *dctx, const char *src, size_t len, char *dst, size_
 }
 
 /* Decode one stored chunk (rbuf, rlen) into its block of the output. */
-static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **scratch, char *out, int ndim,
+static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **scratch, size_t *scap, char *out, int ndim,
                  const Py_ssize_t *cshape, const Py_ssize_t *oshape, const long long *s, Py_ssize_t itemsize, size_t nbytes) {
     /* the destination is one contiguous block when the chunk is whole and the output keeps the
        chunk's extent on every axis after the first */
@@ -256,7 +320,7 @@ static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **sc
         copy_block(rbuf, out, ndim, cshape, oshape, s, itemsize);
         return ST_OK;
     }
-    if (!*scratch && !(*scratch = malloc(nbytes))) return ST_FALLBACK;
+    if (grow(scratch, scap, nbytes) < 0) return ST_FALLBACK;
     int r = ST_FALLBACK;
     if (4 * s[1] <= 3 * cshape[0]) /* the block needs only the leading rows: decode just those */
         r = decode_rows(dctx, rbuf, rlen, *scratch, nbytes, (size_t)s[1] * (nbytes / (size_t)cshape[0]));
@@ -323,12 +387,7 @@ static int as_shape(PyObject *seq, Py_ssize_t *dims, int *ndim, const char *what
 static int read_range(int fd, long long off, long long len, long long limit, char **buf, size_t *cap, size_t *got_len) {
     if (fd < 0 || off < 0 || len < 0 || len > limit) return ST_FALLBACK;
     size_t size = (size_t)len;
-    if (size > *cap) {
-        char *grown = realloc(*buf, size);
-        if (!grown) return ST_FALLBACK;
-        *buf = grown;
-        *cap = size;
-    }
+    if (grow(buf, cap, size) < 0) return ST_FALLBACK;
     size_t got = 0;
     while (got < size) {
         ssize_t n = pread(fd, *buf + got, size - got, (off_t)(off + (long long)got));
@@ -341,8 +400,27 @@ static int read_range(int fd, long long off, long long len, long long limit, cha
     return ST_OK;
 }
 
-#define FROM_FILES 0
 #define FROM_RANGES 1
+#define FROM_GRID 2
+
+/* The file of the chunk at grid index `idx`: `base`, then the indices in decimal joined by `sep`
+   (as the chunk key encodings spell them); 0, or -1 when it does not fit in `path`. */
+static int grid_path(const char *base, size_t blen, char sep, const long long *idx, int ndim, char *path, size_t cap) {
+    if (blen >= cap) return -1;
+    memcpy(path, base, blen);
+    size_t at = blen;
+    for (int d = 0; d < ndim; d++) {
+        char digits[24];
+        int k = 0;
+        unsigned long long v = (unsigned long long)idx[d];
+        do digits[k++] = (char)('0' + v % 10); while ((v /= 10) && k < 24);
+        if (at + (size_t)k + 2 > cap) return -1;
+        if (d) path[at++] = sep;
+        while (k) path[at++] = digits[--k];
+    }
+    path[at] = '\0';
+    return 0;
+}
 
 static PyObject *run_batch(PyObject *args, int mode) {
     PyObject *src_obj, *spans_obj, *out_obj, *oshape_obj, *cshape_obj;
@@ -360,13 +438,36 @@ static PyObject *run_batch(PyObject *args, int mode) {
     if (itemsize < 1) return PyErr_Format(PyExc_ValueError, "itemsize must be positive");
     if (codec != CODEC_RAW && !(codec == CODEC_ZSTD && zstd_ok))
         return PyErr_Format(PyExc_ValueError, "codec %d is not available", codec);
-    PyObject *paths = NULL;
+    PyObject *base_ref = NULL;
     Py_buffer ranges = {0}, spans = {0}, out = {0};
     Py_ssize_t n;
-    if (mode == FROM_FILES) {
-        paths = PySequence_Tuple(src_obj); /* immutable: safe to read without the GIL */
-        if (!paths) return NULL;
-        n = PyTuple_GET_SIZE(paths);
+    Py_buffer grid = {0};
+    const char *base = NULL;
+    Py_ssize_t blen = 0;
+    char sep = '/';
+    if (mode == FROM_GRID) {
+        PyObject *base_obj, *sep_obj, *idx_obj;
+        if (!PyTuple_Check(src_obj)) return PyErr_Format(PyExc_TypeError, "grid: expected a tuple (base, sep, indices)");
+        if (!PyArg_ParseTuple(src_obj, "SSO:grid", &base_obj, &sep_obj, &idx_obj)) return NULL;
+        if (PyBytes_GET_SIZE(sep_obj) != 1 || (PyBytes_AS_STRING(sep_obj)[0] != '/' && PyBytes_AS_STRING(sep_obj)[0] != '.'))
+            return PyErr_Format(PyExc_ValueError, "grid: the separator must be b'/' or b'.'");
+        base = PyBytes_AS_STRING(base_obj);
+        blen = PyBytes_GET_SIZE(base_obj);
+        if (memchr(base, 0, (size_t)blen)) /* the path would end there */
+            return PyErr_Format(PyExc_ValueError, "grid: the base path contains a null byte");
+        if (blen >= PATH_MAX - MAX_NDIM * 22) return PyErr_Format(PyExc_ValueError, "grid: base path too long");
+        sep = PyBytes_AS_STRING(sep_obj)[0];
+        base_ref = Py_NewRef(base_obj); /* kept alive (bytes: immutable) until the batch ends */
+        if (PyObject_GetBuffer(idx_obj, &grid, PyBUF_C_CONTIGUOUS) < 0) {
+            Py_DECREF(base_ref);
+            return NULL;
+        }
+        if (grid.len % (Py_ssize_t)(ndim * sizeof(long long))) {
+            PyBuffer_Release(&grid);
+            Py_DECREF(base_ref);
+            return PyErr_Format(PyExc_ValueError, "grid: expected %d int64 indices per chunk", ndim);
+        }
+        n = grid.len / (Py_ssize_t)(ndim * sizeof(long long));
     } else {
         if (PyObject_GetBuffer(src_obj, &ranges, PyBUF_C_CONTIGUOUS) < 0) return NULL;
         if (ranges.len % (Py_ssize_t)(3 * sizeof(long long))) {
@@ -376,7 +477,6 @@ static PyObject *run_batch(PyObject *args, int mode) {
         n = ranges.len / (Py_ssize_t)(3 * sizeof(long long));
     }
     PyObject *status = NULL;
-    const char **cpaths = NULL;
     long long *sp = NULL, *rg = NULL;
     if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_C_CONTIGUOUS) < 0) goto done;
     if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto done;
@@ -392,6 +492,20 @@ static PyObject *run_batch(PyObject *args, int mode) {
         goto done;
     }
     if (mode == FROM_RANGES) memcpy(rg, ranges.buf, (size_t)ranges.len); /* private too */
+    if (mode == FROM_GRID) {
+        PyMem_Free(rg);
+        if (!(rg = PyMem_Malloc((size_t)(n ? n : 1) * (size_t)ndim * sizeof(long long)))) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        memcpy(rg, grid.buf, (size_t)grid.len); /* private too */
+        for (Py_ssize_t i = 0; i < n * ndim; i++) {
+            if (rg[i] < 0) {
+                PyErr_Format(PyExc_ValueError, "grid: chunk %zd has a negative index", i / ndim);
+                goto done;
+            }
+        }
+    }
     for (Py_ssize_t i = 0; i < n * ndim; i++) { /* every block inside its chunk and the output */
         long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
         int d = (int)(i % ndim);
@@ -408,71 +522,62 @@ static PyObject *run_batch(PyObject *args, int mode) {
     }
     status = PyByteArray_FromStringAndSize(NULL, n);
     if (!status) goto done;
-    if (mode == FROM_FILES) {
-        cpaths = PyMem_Malloc(sizeof(char *) * (size_t)(n ? n : 1));
-        if (!cpaths) {
-            Py_CLEAR(status);
-            PyErr_NoMemory();
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            char *p; /* (refuses bytes with a NUL inside: the path would end there) */
-            if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(paths, i), &p, NULL) < 0) {
-                Py_CLEAR(status);
-                goto done;
-            }
-            cpaths[i] = p;
-        }
-    }
     char *st = PyByteArray_AS_STRING(status);
     int failed_alloc = 0;
     Py_BEGIN_ALLOW_THREADS;
-    char *rbuf = NULL;
-    size_t rcap = 0, rlen = 0;
-    void *dctx = codec == CODEC_ZSTD ? Z.create_dctx() : NULL;
-    char *scratch = NULL; /* allocated by place() for the first chunk not decoded in place */
-    if (codec == CODEC_ZSTD && !dctx) failed_alloc = 1;
+    size_t rlen = 0;
+    char path[PATH_MAX];
+    thread_ctx *t = my_ctx();
+    void *dctx = codec == CODEC_ZSTD ? thread_dctx() : NULL;
+    if (!t || (codec == CODEC_ZSTD && !dctx)) failed_alloc = 1;
     for (Py_ssize_t i = 0; i < n && !failed_alloc; i++) {
         const long long *s = sp + 3 * ndim * i;
-        int r = mode == FROM_FILES ? read_file(cpaths[i], oflags, limit, &rbuf, &rcap, &rlen)
-                                   : read_range((int)rg[3 * i], rg[3 * i + 1], rg[3 * i + 2], limit, &rbuf, &rcap, &rlen);
-        if (r == ST_OK) r = place(codec, dctx, rbuf, rlen, &scratch, (char *)out.buf, ndim, cshape, oshape, s, itemsize, nbytes);
+        int r;
+        if (mode == FROM_GRID)
+            r = grid_path(base, (size_t)blen, sep, rg + (size_t)ndim * (size_t)i, ndim, path, sizeof path) == 0
+                    ? read_file(path, oflags, limit, &t->buf[BUF_READ], &t->cap[BUF_READ], &rlen)
+                    : ST_FALLBACK;
+        else
+            r = read_range((int)rg[3 * i], rg[3 * i + 1], rg[3 * i + 2], limit, &t->buf[BUF_READ], &t->cap[BUF_READ], &rlen);
+        if (r == ST_OK)
+            r = place(codec, dctx, t->buf[BUF_READ], rlen, &t->buf[BUF_SCRATCH], &t->cap[BUF_SCRATCH], (char *)out.buf, ndim,
+                      cshape, oshape, s, itemsize, nbytes);
         st[i] = (char)r;
     }
-    if (dctx) Z.free_dctx(dctx);
-    free(rbuf);
-    free(scratch);
+    if (t) trim_bufs(t);
     Py_END_ALLOW_THREADS;
     if (failed_alloc) {
         Py_CLEAR(status);
         PyErr_NoMemory();
     }
 done:
-    PyMem_Free(cpaths);
     PyMem_Free(sp);
     PyMem_Free(rg);
     if (out.obj) PyBuffer_Release(&out);
     if (spans.obj) PyBuffer_Release(&spans);
     if (ranges.obj) PyBuffer_Release(&ranges);
-    Py_XDECREF(paths);
+    if (grid.obj) PyBuffer_Release(&grid);
+    Py_XDECREF(base_ref);
     return status;
 }
 
-PyDoc_STRVAR(read_chunks_doc,
-             "read_chunks(paths, spans, out, out_shape, chunk_shape, itemsize, codec, limit, oflags) -> bytearray\n\n"
-             "Read, check and decode the chunk files ``paths`` (bytes) into ``out`` (a writable C-contiguous buffer\n"
-             "of ``out_shape`` elements of ``itemsize`` bytes) without the GIL. ``spans`` holds int64 triples\n"
-             "(chunk start, chunk stop, output start) per chunk and axis. Returns one status per chunk:\n"
-             "0 decoded, 1 missing, 2 not handled here (read it on the ordinary path).");
+PyDoc_STRVAR(read_grid_doc,
+             "read_grid((base, sep, indices), spans, out, out_shape, chunk_shape, itemsize, codec, limit, oflags) -> bytearray\n\n"
+             "Read, check and decode chunk files into ``out`` (a writable C-contiguous buffer of ``out_shape``\n"
+             "elements of ``itemsize`` bytes) without the GIL. Each chunk's file is ``base`` (bytes) followed by\n"
+             "its grid indices (``indices``: int64, one row of len(out_shape) per chunk) in decimal, joined by\n"
+             "``sep`` (b'/' or b'.'), as the chunk key encodings spell them; it is opened with ``oflags``.\n"
+             "``spans`` holds int64 triples (chunk start, chunk stop, output start) per chunk and axis.\n"
+             "Returns one status per chunk: 0 decoded, 1 missing, 2 not handled here (read it on the ordinary path).");
 
-static PyObject *read_chunks(PyObject *self, PyObject *args) {
+static PyObject *read_grid(PyObject *self, PyObject *args) {
     (void)self;
-    return run_batch(args, FROM_FILES);
+    return run_batch(args, FROM_GRID);
 }
 
 PyDoc_STRVAR(read_ranges_doc,
              "read_ranges(ranges, spans, out, out_shape, chunk_shape, itemsize, codec, limit, 0) -> bytearray\n\n"
-             "As read_chunks, for chunks stored at byte ranges of open files (inner chunks of shards):\n"
+             "As read_grid, for chunks stored at byte ranges of open files (inner chunks of shards):\n"
              "``ranges`` holds int64 (fd, offset, length) triples, one per chunk. Status 1 never occurs.");
 
 static PyObject *read_ranges(PyObject *self, PyObject *args) {
@@ -496,15 +601,18 @@ static void gather(const char *src, const Py_ssize_t *sstride, char *chunk, int 
     copy_rows(src, sstride, chunk, cstride, cshape, ndim, (size_t)(cshape[ndim - 1] * itemsize));
 }
 
-/* A compression context writing frames as exzarr's Python zstd codec does (level, checksum, content
-   size), or NULL (a failure frees what it made). */
-static void *new_cctx(int level, int checksum) {
-    void *cctx = Z.create_cctx();
+/* This thread's compression context, set to write frames as exzarr's Python zstd codec does (level,
+   checksum, content size), or NULL (never freed by the caller). */
+static void *thread_cctx(int level, int checksum) {
+    thread_ctx *t = my_ctx();
+    if (!t) return NULL;
+    if (!t->cctx) t->cctx = Z.create_cctx();
+    void *cctx = t->cctx;
     if (cctx && (Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level)) ||
                  Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum ? 1 : 0)) ||
                  Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, 1)))) {
-        Z.free_cctx(cctx);
-        cctx = NULL;
+        Z.free_cctx(cctx); /* a context in an unknown state is not kept */
+        t->cctx = cctx = NULL;
     }
     return cctx;
 }
@@ -617,10 +725,12 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
     int failed_alloc = 0;
     Py_BEGIN_ALLOW_THREADS;
     void *cctx = NULL;
+    thread_ctx *t = my_ctx();
     size_t cap = codec == CODEC_ZSTD ? Z.compress_bound(nbytes) : 0;
-    char *scratch = contiguous ? NULL : malloc(nbytes), *dst = cap ? malloc(cap) : NULL;
-    if ((!contiguous && !scratch) || (cap && !dst)) failed_alloc = 1;
-    if (!failed_alloc && codec == CODEC_ZSTD && !(cctx = new_cctx(level, checksum))) failed_alloc = 1;
+    char *scratch = t && !contiguous ? thread_buf(t, BUF_SCRATCH, nbytes) : NULL;
+    char *dst = t && cap ? thread_buf(t, BUF_OUT, cap) : NULL;
+    if (!t || (!contiguous && !scratch) || (cap && !dst)) failed_alloc = 1;
+    if (!failed_alloc && codec == CODEC_ZSTD && !(cctx = thread_cctx(level, checksum))) failed_alloc = 1;
     for (Py_ssize_t i = 0; i < n && !failed_alloc; i++) {
         const long long *s = sp + 3 * ndim * i;
         const char *chunk;
@@ -646,9 +756,7 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
         }
         st[i] = (char)write_file(ctmp[i], cpath[i], data, len, do_fsync);
     }
-    if (cctx) Z.free_cctx(cctx);
-    free(scratch);
-    free(dst);
+    if (t) trim_bufs(t);
     Py_END_ALLOW_THREADS;
     if (failed_alloc) {
         Py_CLEAR(status);
@@ -750,21 +858,23 @@ static PyObject *encode_chunks(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "too many chunks for one call");
         goto done;
     }
-    blob = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total ? total : 1));
     sizes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(long long));
-    if (!blob || !sizes) goto done;
-    char *outp = PyByteArray_AS_STRING(blob);
+    if (!sizes) goto done;
+    char *outp = NULL; /* compressed into this thread's buffer, then copied into a bytes of their size */
     long long *lens = (long long *)PyBytes_AS_STRING(sizes);
     const char *fill = fill_obj == Py_None ? NULL : PyBytes_AS_STRING(fill_obj);
     Py_ssize_t sstride[MAX_NDIM]; /* per element step: the source's last axis is in bytes */
     for (int d = 0; d < ndim; d++) sstride[d] = d == ndim - 1 ? itemsize : src.strides[d];
     int failed = 0;
     size_t used = 0;
+    thread_ctx *t;
     Py_BEGIN_ALLOW_THREADS;
-    char *scratch = malloc(nbytes);
+    t = my_ctx();
+    char *scratch = t ? thread_buf(t, BUF_SCRATCH, nbytes) : NULL;
+    outp = scratch ? thread_buf(t, BUF_OUT, total) : NULL;
     void *cctx = NULL;
-    if (!scratch) failed = 1;
-    if (!failed && codec == CODEC_ZSTD && !(cctx = new_cctx(level, checksum))) failed = 1;
+    if (!outp) failed = 1;
+    if (!failed && codec == CODEC_ZSTD && !(cctx = thread_cctx(level, checksum))) failed = 1;
     for (Py_ssize_t i = 0; i < n && !failed; i++) {
         gather((const char *)src.buf, sstride, scratch, ndim, cshape, sp + 3 * ndim * i, itemsize);
         if (fill && all_fill(scratch, nbytes, fill, (size_t)itemsize)) {
@@ -785,19 +895,14 @@ static PyObject *encode_chunks(PyObject *self, PyObject *args) {
             used += nbytes;
         }
     }
-    if (cctx) Z.free_cctx(cctx);
-    free(scratch);
     Py_END_ALLOW_THREADS;
-    if (failed == 1) {
+    if (failed == 1)
         PyErr_NoMemory();
-        goto done;
-    }
-    if (failed == 2) {
+    else if (failed == 2)
         PyErr_Format(PyExc_RuntimeError, "zstd could not compress a chunk");
-        goto done;
-    }
-    if (PyByteArray_Resize(blob, (Py_ssize_t)used) < 0) goto done;
-    result = PyTuple_Pack(2, blob, sizes);
+    else if ((blob = PyBytes_FromStringAndSize(outp, (Py_ssize_t)used)))
+        result = PyTuple_Pack(2, blob, sizes);
+    if (t) trim_bufs(t);
 done:
     PyMem_Free(sp);
     Py_XDECREF(blob);
@@ -808,8 +913,8 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"read_chunks", read_chunks, METH_VARARGS, read_chunks_doc},
     {"read_ranges", read_ranges, METH_VARARGS, read_ranges_doc},
+    {"read_grid", read_grid, METH_VARARGS, read_grid_doc},
     {"write_chunks", write_chunks, METH_VARARGS, write_chunks_doc},
     {"encode_chunks", encode_chunks, METH_VARARGS, encode_chunks_doc},
     {NULL, NULL, 0, NULL},
@@ -821,6 +926,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__native(void) {
     load_zstd();
+    if (!ctx_key_ok) ctx_key_ok = pthread_key_create(&ctx_key, free_thread_ctx) == 0;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     if (PyModule_AddIntConstant(m, "zstd", zstd_ok) < 0 || PyModule_AddIntConstant(m, "zstd_encode", zstd_enc_ok) < 0 || PyModule_AddIntConstant(m, "CODEC_RAW", CODEC_RAW) < 0 ||

@@ -54,6 +54,18 @@ class ChunkKeyEncoding:
 
         return enc_v2
 
+    def head(self, prefix: str = "") -> tuple[str, str]:
+        """``(head, separator)``: the key of grid coordinates ``coords`` (at least one) is ``head``
+        followed by the coordinates joined by ``separator``, as :meth:`encoder` spells it.
+
+        >>> ChunkKeyEncoding("default", ".").head("a/")
+        ('a/c.', '.')
+        >>> ChunkKeyEncoding("v2", "/").head()
+        ('', '/')
+        """
+        sep = self.separator
+        return (prefix + "c" + sep if self.kind == "default" else prefix), sep
+
     def decode(self, key: str) -> tuple[int, ...] | None:
         """Grid coordinates of a chunk key, or ``None`` if the key is not a chunk key."""
         sep = self.separator

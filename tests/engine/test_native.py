@@ -264,25 +264,54 @@ def test_bad_arguments_to_the_c_loop_are_refused():
     out = np.zeros((4, 4))
     buf = out.reshape(-1).view(np.uint8)
     spans = np.array([[[0, 4, 0], [0, 4, 0]]], dtype=np.int64)
+    one = (b"/nonexistent/", b"/", np.zeros((1, 2), np.int64))
     with pytest.raises(ValueError, match="outside its chunk or the output"):
-        _native.read_chunks(
-            [b"/nonexistent"], np.array([[[0, 5, 0], [0, 4, 0]]], dtype=np.int64), buf, (4, 4), (4, 4), 8, 0, 10**6, 0
-        )
+        _native.read_grid(one, np.array([[[0, 5, 0], [0, 4, 0]]], dtype=np.int64), buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
     with pytest.raises(ValueError, match="outside its chunk or the output"):
-        _native.read_chunks(
-            [b"/nonexistent"], np.array([[[0, 4, 1], [0, 4, 0]]], dtype=np.int64), buf, (4, 4), (4, 4), 8, 0, 10**6, 0
-        )
+        _native.read_grid(one, np.array([[[0, 4, 1], [0, 4, 0]]], dtype=np.int64), buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
     with pytest.raises(ValueError, match="spans"):
-        _native.read_chunks([b"/a", b"/b"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+        _native.read_grid((b"/a", b"/", np.zeros((2, 2), np.int64)), spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
     with pytest.raises(ValueError, match="out"):
-        _native.read_chunks([b"/a"], spans, buf[:-1], (4, 4), (4, 4), 8, 0, 10**6, 0)
-    with pytest.raises(TypeError, match="expected bytes"):
-        _native.read_chunks(["/a"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+        _native.read_grid(one, spans, buf[:-1], (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(TypeError, match="bytes"):
+        _native.read_grid(("/a", b"/", np.zeros((1, 2), np.int64)), spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(TypeError, match="grid"):
+        _native.read_grid([b"/a"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(ValueError, match="separator"):
+        _native.read_grid((b"/a/", b"\\", np.zeros((1, 2), np.int64)), spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(ValueError, match="negative index"):
+        _native.read_grid((b"/a/", b"/", np.array([[0, -1]], np.int64)), spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(ValueError, match="2 int64 indices per chunk"):
+        _native.read_grid((b"/a/", b"/", np.zeros(3, np.int64)), spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
+    with pytest.raises(ValueError, match="too long"):
+        _native.read_grid((b"/a" * 5000, b"/", np.zeros((1, 2), np.int64)), spans, buf, (4, 4), (4, 4), 8, 0, 10**6, 0)
     with pytest.raises(ValueError, match="codec"):
-        _native.read_chunks([b"/a"], spans, buf, (4, 4), (4, 4), 8, 9, 10**6, 0)
+        _native.read_grid(one, spans, buf, (4, 4), (4, 4), 8, 9, 10**6, 0)
     with pytest.raises(BufferError):
-        _native.read_chunks([b"/a"], spans, bytes(128), (4, 4), (4, 4), 8, 0, 10**6, 0)
-    assert bytes(_native.read_chunks([b"/nonexistent/x"], spans, buf, (4, 4), (4, 4), 8, 0, 10**6, os.O_RDONLY)) == b"\x01"
+        _native.read_grid(one, spans, bytes(128), (4, 4), (4, 4), 8, 0, 10**6, 0)
+    assert bytes(_native.read_grid(one, spans, buf, (4, 4), (4, 4), 8, 0, 10**6, os.O_RDONLY)) == b"\x01"
+
+
+def test_the_c_loop_spells_chunk_files_as_the_key_encodings_do(tmp_path, monkeypatch):
+    """Every key encoding and separator, arrays at the root and deep in groups, indices of
+    several digits: the C loop names the same files as the store (a wrong name would read
+    fill silently, so every chunk holds a value distinct from the fill)."""
+    spy = Spy(monkeypatch)
+    x = np.arange(1, 1 + 23 * 1201, dtype="i4").reshape(23, 1201)
+    cases = [(3, kind, sep, path) for kind in ("default", "v2") for sep in ("/", ".") for path in ("", "g/sub/arr")]
+    cases += [(2, None, sep, path) for sep in ("/", ".") for path in ("", "g/arr")]
+    for k, (fmt, kind, sep, path) in enumerate(cases):
+        store = exzarr.storage.LocalStore(str(tmp_path / f"s{k}"))
+        encoding = {"name": kind, "configuration": {"separator": sep}}
+        kw = {"chunk_key_encoding": encoding} if fmt == 3 else {"dimension_separator": sep}
+        a = exzarr.create(store, path=path or None, shape=x.shape, chunks=(2, 10), dtype="i4", zarr_format=fmt,
+                          compressor="zstd", fill_value=0, **kw)  # fmt: skip
+        a[...] = x
+        assert os.path.isfile(os.path.join(store.root, plain(a).object_key((11, 120))))  # a three-digit index
+        b = exzarr.open_array(store, path=path or None)
+        before = spy.calls
+        assert np.array_equal(b[...], x) and np.array_equal(b[5:21, 999:1201], x[5:21, 999:1201])
+        assert spy.calls == before + 2 and spy.left == 0, (fmt, kind, sep, path)
 
 
 # ----------------------------------------------------------------------------- sharded arrays
@@ -424,25 +453,28 @@ def test_a_sharded_read_keeps_one_version_of_a_shard(tmp_path, monkeypatch):
 def test_spans_that_overflow_or_alias_the_output_are_refused_or_harmless(tmp_path):
     from exzarr import _native
 
+    def grid(f, ndim, n=1):  # the file f0, or f0/0, named n times
+        return (bytes(f), b"/", np.zeros((n, ndim), np.int64))
+
     f = tmp_path / "c"
-    f.write_bytes(b"\x11" * 4)
+    (tmp_path / "c0").write_bytes(b"\x11" * 4)
     out = np.zeros(4, np.uint8)
     with pytest.raises(ValueError, match="outside its chunk"):  # o0 + (c1 - c0) wrapped past the check
-        _native.read_chunks([bytes(f)], np.array([[[0, 1, 2**63 - 1]]], dtype=np.int64), out, (4,), (4,), 1, 0, 100, os.O_RDONLY)
+        _native.read_grid(grid(f, 1), np.array([[[0, 1, 2**63 - 1]]], dtype=np.int64), out, (4,), (4,), 1, 0, 100, os.O_RDONLY)
     with pytest.raises(ValueError, match="too many bytes"):  # the output's size wrapped to 0
-        _native.read_chunks([bytes(f)], np.array([[[0, 1, 5], [0, 1, 5]]], dtype=np.int64), np.zeros(0, np.uint8),
-                            (2**32, 2**32), (1, 1), 1, 0, 100, os.O_RDONLY)  # fmt: skip
+        _native.read_grid(grid(f, 2), np.array([[[0, 1, 5], [0, 1, 5]]], dtype=np.int64), np.zeros(0, np.uint8),
+                          (2**32, 2**32), (1, 1), 1, 0, 100, os.O_RDONLY)  # fmt: skip
     with pytest.raises(ValueError, match="descriptor"):
         _native.read_ranges(np.array([[2**40, 0, 1]], dtype=np.int64), np.array([[[0, 1, 0]]], dtype=np.int64), out,
                             (4,), (4,), 1, 0, 100, 0)  # fmt: skip
     # the spans live in the output: chunk 0 decodes over chunk 1's (checked) span, which must not be re-read
     g = tmp_path / "c0"
-    g.write_bytes(np.array([0, 1, 2**40], "<i8").tobytes())
+    g.write_bytes(np.array([0, 1, 2**40], "<i8").tobytes())  # (over the file above)
     shared = np.zeros(48, np.uint8)
     spans = shared.view(np.int64).reshape(2, 1, 3)
     spans[0, 0] = (0, 24, 24)
     spans[1, 0] = (0, 1, 0)
-    st = _native.read_chunks([bytes(g), bytes(g)], spans, shared, (48,), (24,), 1, 0, 100, os.O_RDONLY)
+    st = _native.read_grid(grid(f, 1, 2), spans, shared, (48,), (24,), 1, 0, 100, os.O_RDONLY)
     assert bytes(st) == b"\x00\x00"  # chunk 1 used its span as checked (0, 1, 0), not the bytes chunk 0 wrote over it
     assert shared[0] == 0 and shared[24:].tobytes() == g.read_bytes()
 
@@ -729,7 +761,8 @@ def test_paths_with_a_nul_byte_are_refused_by_the_c_loops(tmp_path):
     with pytest.raises(ValueError, match="null"):
         _native.write_chunks(bad, bad, whole, src.reshape(-1).view(np.uint8), (4, 4), (4, 4), 8, 0, 0, 0, None, False)
     with pytest.raises(ValueError, match="null"):
-        _native.read_chunks(bad, whole, src.reshape(-1).view(np.uint8), (4, 4), (4, 4), 8, 0, 100, os.O_RDONLY)
+        _native.read_grid((bad[0], b"/", np.zeros((1, 2), np.int64)), whole, src.reshape(-1).view(np.uint8), (4, 4), (4, 4), 8, 0,
+                          100, os.O_RDONLY)  # fmt: skip
     assert not (tmp_path / "x").exists()
 
 
@@ -773,3 +806,46 @@ def test_a_leading_rows_read_stops_where_the_python_rows_decoder_stops(tmp_path,
         py_all = _outcome(lambda: a[...])
     assert c == py == ("ok", x[:4].tolist())
     assert _outcome(lambda: a[...]) == py_all and py_all[0] == "ChunkDecodeError"
+
+
+# ----------------------------------------------------------------------------- per-thread state
+
+
+def _forked_reads(paths: list[str]) -> list[str]:
+    """In a forked child: read and rewrite each array with the C loops, return the digests."""
+    out = []
+    for p in paths:
+        a = exzarr.open_array(p, mode="r+")
+        x = a[...]
+        a[...] = x  # whole chunks: the C writer (and its compression context) in the child
+        out.append(hashlib.sha256(exzarr.open_array(p)[...].tobytes()).hexdigest())
+    return out
+
+
+def test_per_thread_contexts_and_buffers_serve_arrays_of_any_chunk_size_in_turn(tmp_path, monkeypatch):
+    """Each thread keeps its zstd contexts and its read, scratch and output buffers between
+    batches: arrays whose chunks are smaller, larger and far larger (over the 4 MiB a thread keeps)
+    than the last ones, read and written in turn, raw and zstd with different levels and
+    checksums, sharded too, must all come back exact; so must they in a forked child."""
+    import multiprocessing as mp
+
+    spy = Spy(monkeypatch)
+    rng = np.random.default_rng(5)
+    specs = [((64, 64), "zstd"), ((1024, 640), ("zstd", {"level": 5, "checksum": True})), ((40, 24), None),
+             ((700, 1000), "zstd"), ((33, 70), ("zstd", {"level": -2})), ((1024, 640), None)]  # fmt: skip
+    x = rng.normal(size=(1100, 1300)).round(1)
+    paths = []
+    for k, (chunks, compressor) in enumerate(specs * 2):
+        p = str(tmp_path / f"a{k}")
+        shards = (2 * chunks[0], 2 * chunks[1]) if k >= len(specs) and chunks[0] < 100 else None
+        a = exzarr.create(p, shape=x.shape, chunks=chunks, dtype="f8", compressor=compressor, shards=shards)
+        a[...] = x
+        paths.append(p)
+    for _ in range(2):  # every array after every other: buffers grow, shrink back and grow again
+        for p in paths:
+            a = exzarr.open_array(p)
+            assert np.array_equal(a[...], x) and np.array_equal(a[7:1011, 5:1299], x[7:1011, 5:1299]), p
+    assert spy.calls >= 12 and spy.left == 0
+    digest = hashlib.sha256(x.tobytes()).hexdigest()
+    with mp.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_forked_reads, (paths,)) == [digest] * len(paths)

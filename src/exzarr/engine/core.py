@@ -185,7 +185,10 @@ class ChunkEngine:
         self.dtype = spec.dtype
         self.fill = spec.fill
         self.cache = spec.cache if spec.fast else None
-        self.object_key: Callable[[Index], str] = spec.key_encoding.encoder(f"{spec.path}/" if spec.path else "")
+        prefix = f"{spec.path}/" if spec.path else ""
+        self.object_key: Callable[[Index], str] = spec.key_encoding.encoder(prefix)
+        #: ``(head, separator)`` of the object keys (``object_key(c) == head + separator.join(map(str, c))``)
+        self.key_head = spec.key_encoding.head(prefix)
         self.fast = spec.fast
         sh = self.layout.sharding
         self.shards = ShardIO(self.store, self.name, self.object_key, sh, self.dtype, self.fill, self.cache) if sh else None

@@ -129,8 +129,12 @@ def read_local(engine: ChunkEngine, sel: OrthogonalSelection, out: np.ndarray, c
     if n == 0:
         return []
     full = out.reshape(out_shape)  # a view: `out` is new and contiguous
-    keys = [engine.object_key(c) for c in map(tuple, coords.tolist())]
-    paths = store.file_paths(keys)
+    head, sep = engine.key_head
+    base = store.grid_base(head)
+    if base is None:
+        return [tuple(c) for c in coords.tolist()]
+    grid = np.ascontiguousarray(coords, dtype=np.int64)
+    sepb = sep.encode()
     codec = _CODECS[pipe.native_codec]  # type: ignore[index]
     chunk_shape = layout.object_shape
     limit = min(pipe.stored_limit, MAX_LIMIT)
@@ -141,7 +145,8 @@ def read_local(engine: ChunkEngine, sel: OrthogonalSelection, out: np.ndarray, c
 
     def batch(b: tuple[int, int]) -> None:
         i, j = b
-        status[i:j] = _native.read_chunks(paths[i:j], spans[i:j], buf, out_shape, chunk_shape, out.itemsize, codec, limit, flags)
+        src = (base, sepb, grid[i:j])
+        status[i:j] = _native.read_grid(src, spans[i:j], buf, out_shape, chunk_shape, out.itemsize, codec, limit, flags)
 
     engine.run(batch, bounds, workers)  # type: ignore[arg-type]
     st = np.frombuffer(bytes(status), dtype=np.uint8)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from .base import ByteRange, Snapshot, Store, _dir_prefix, check_prefix, too_large
+from .base import ByteRange, Snapshot, Store, _dir_prefix, check_key, check_prefix, too_large
 
 _TMP_MARK = ".exzarr-tmp-"
 _SPARES = ".exzarr-spares"
@@ -229,23 +229,26 @@ class LocalStore(Store):
 
     def _fspath(self, key: str) -> str:
         # plain string join: pathlib costs ~10 us a call, which matters per chunk
-        from .base import check_key
-
         return self._root + check_key(key) if os.sep == "/" else self._root + check_key(key).replace("/", os.sep)
 
     # -- reading ----------------------------------------------------------------------------
     #: how chunk files are opened for reading (also by exzarr.engine.native's C loop)
     read_flags = _O_READ
 
-    def file_paths(self, keys: Sequence[str]) -> list[bytes]:
-        """The file of each key, as bytes (keys checked as by every other call).
+    def grid_base(self, head: str) -> bytes | None:
+        """The path every chunk file named ``head`` + indices starts with (for the C loop, which
+        spells the indices itself), or None where paths are not ``/``-separated. Decimal indices
+        joined by ``/`` or ``.`` cannot make a bad key, so checking ``head`` once checks them all.
 
         >>> import os, tempfile
         >>> s = LocalStore(tempfile.mkdtemp())
-        >>> s.file_paths(["a/c/0"])[0] == os.fsencode(os.path.join(s.root, "a", "c", "0"))
+        >>> s.grid_base("a/c/") == os.fsencode(os.path.join(s.root, "a", "c", ""))
         True
         """
-        return [os.fsencode(self._fspath(k)) for k in keys]
+        if os.sep != "/":
+            return None
+        check_key(head + "0")
+        return os.fsencode(self._root + head)
 
     def _prepare_write(self, key: str) -> tuple[str, str, str]:
         """``(path, directory, file name)`` of ``key``, after the checks every write makes first."""
