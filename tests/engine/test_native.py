@@ -117,6 +117,33 @@ def test_c_reads_equal_the_plain_twin_and_numpy(monkeypatch, sc, dtype, compress
             assert spy.calls > 0  # the C loop read them (steps other than 1 go the other way)
 
 
+@settings(max_examples=300, deadline=None)
+@given(sc=shapes_and_chunks(max_ndim=4, max_side=13), data=st.data())
+def test_the_blocks_of_a_selection_are_the_projections_of_its_axes(sc, data):
+    """native._blocks computes every chunk's span at once; the indexer's projections list them
+    one by one: the same chunks, in C order of the grid, with the same spans."""
+    import itertools
+
+    from exzarr.indexing import IntDim, SliceDim
+
+    shape, chunks = sc
+    sel = basic_selection(data.draw(basic_index(shape)), shape, chunks)
+    if not all(isinstance(d, IntDim) or (isinstance(d, SliceDim) and d.step == 1) for d in sel.dims):
+        return
+    per_axis = []
+    for d in sel.dims:
+        if isinstance(d, IntDim):
+            per_axis.append([(p.chunk, (p.chunk_sel, p.chunk_sel + 1, 0)) for p in d.projections()])
+        else:
+            per_axis.append([(p.chunk, (p.chunk_sel.start, p.chunk_sel.stop, p.out_sel.start)) for p in d.projections()])
+    expected = list(itertools.product(*per_axis))
+    coords, spans, out_shape = native._blocks(sel)
+    assert out_shape == tuple(1 if isinstance(d, IntDim) else d.nitems for d in sel.dims)
+    assert coords.shape == (len(expected), len(shape)) and spans.shape == (len(expected), len(shape), 3)
+    assert coords.tolist() == [[c for c, _ in combo] for combo in expected]
+    assert spans.tolist() == [[list(sp) for _, sp in combo] for combo in expected]
+
+
 def test_reads_of_every_chunk_shape_go_through_the_c_loop_and_agree(monkeypatch, tmp_path):
     spy = Spy(monkeypatch)
     x = np.arange(37 * 29 * 5, dtype="f8").reshape(37, 29, 5)

@@ -2,8 +2,9 @@
 
 For an array in a :class:`~exzarr.storage.LocalStore` whose chunks are their raw bytes or one
 zstd frame of them (:attr:`CodecPipeline.native_codec`), a read of slices with step 1 (and
-integers) hands batches of chunk files to ``read_chunks``, which opens, reads, checks and
-decodes each into the output (straight into it when the chunk's block is contiguous). On two
+integers) hands batches of chunks (their grid indices) to ``read_grid``, which names each file
+itself (the key head is checked once here), opens, reads, checks and decodes it into the output
+(straight into it when the chunk's block is contiguous). On two
 cores the Python loop released and re-took the GIL about six times per chunk (four syscalls, the
 decompression, the copy), and each hand-off under contention cost more than the syscall; the C
 loop takes it once per batch.
@@ -86,24 +87,41 @@ def sharded_eligible(io: ShardIO, sel: Any) -> bool:
     return _readable(io.sh.inner_pipeline, io.store, io.sh.chunk_shape, io.dtype, sel)
 
 
+def _axis_rows(d: IntDim | SliceDim) -> np.ndarray:
+    """``(chunk, chunk start, chunk stop, output start)`` of every chunk one axis touches (an
+    integer, or a slice with step 1: computed at once, as :meth:`SliceDim.projections` would list them)."""
+    if isinstance(d, IntDim):
+        c, r = divmod(d.index, d.chunk_len)
+        return np.array([[c, r, r + 1, 0]], dtype=np.int64)
+    cl = d.chunk_len
+    if d.stop <= d.start:
+        return np.empty((0, 4), dtype=np.int64)
+    c = np.arange(d.start // cl, (d.stop - 1) // cl + 1, dtype=np.int64)
+    c0 = c * cl
+    first = np.maximum(c0, d.start)
+    rows = np.empty((len(c), 4), dtype=np.int64)
+    rows[:, 0] = c
+    rows[:, 1] = first - c0
+    rows[:, 2] = np.minimum(np.minimum(c0 + cl, d.dim_len), d.stop) - c0
+    rows[:, 3] = first - d.start
+    return rows
+
+
 def _blocks(sel: OrthogonalSelection) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """``(coords, spans, out_shape)``: each touched chunk's grid index, its ``(chunk start, chunk
-    stop, output start)`` per axis, and the output's shape with the axes of integers kept (size 1)."""
-    per_axis = []
-    out_shape = []
-    for d in sel.dims:
-        if isinstance(d, IntDim):
-            rows = [(p.chunk, p.chunk_sel, p.chunk_sel + 1, 0) for p in d.projections()]
-            out_shape.append(1)
-        else:
-            rows = [(p.chunk, p.chunk_sel.start, p.chunk_sel.stop, p.out_sel.start) for p in d.projections()]
-            out_shape.append(d.nitems)
-        per_axis.append(np.array(rows, dtype=np.int64).reshape(-1, 4))
-    grids = np.meshgrid(*(np.arange(len(a)) for a in per_axis), indexing="ij")
-    picks = [g.reshape(-1) for g in grids]
-    coords = np.stack([a[i, 0] for a, i in zip(per_axis, picks, strict=True)], axis=1)
-    spans = np.ascontiguousarray(np.stack([a[i, 1:] for a, i in zip(per_axis, picks, strict=True)], axis=1))
-    return coords, spans, tuple(out_shape)
+    stop, output start)`` per axis (chunks in C order of the grid), and the output's shape with
+    the axes of integers kept (size 1)."""
+    per_axis = [_axis_rows(d) for d in sel.dims]  # type: ignore[arg-type]
+    out_shape = tuple(1 if isinstance(d, IntDim) else d.nitems for d in sel.dims)
+    counts = [len(a) for a in per_axis]
+    total = math.prod(counts)
+    coords = np.empty((total, len(per_axis)), dtype=np.int64)
+    spans = np.empty((total, len(per_axis), 3), dtype=np.int64)
+    for k, rows in enumerate(per_axis):  # axis k's rows, each repeated for the later axes, all tiled for the earlier
+        col = np.tile(np.repeat(rows, math.prod(counts[k + 1 :]), axis=0), (math.prod(counts[:k]), 1))
+        coords[:, k] = col[:, 0]
+        spans[:, k, :] = col[:, 1:]
+    return coords, spans, out_shape
 
 
 def _batches(n: int, conc: int) -> tuple[int, list[tuple[int, int]]]:
