@@ -538,13 +538,13 @@ class Array:
         """Read a selection as NumPy does: an array, or a scalar when every dimension is indexed
         by an integer (``a[1, 2]``; ``a[()]`` on a 0-d array). Scalars are NumPy scalars, or the
         Python objects of an object array (strings). A slice, ``...`` or a list always gives an
-        array; ``a[...]`` on a 0-d array gives a 0-d array.
+        array: ``a[...]`` on a 0-d array and ``a[1, ..., 2]`` give 0-d arrays, as in NumPy.
 
         >>> import exzarr, numpy as np
         >>> a = exzarr.create_array(shape=(2, 3), dtype="i4")
         >>> a[...] = np.arange(6).reshape(2, 3)
-        >>> a[1], a[1, ::2], a[1, 2]
-        (array([3, 4, 5], dtype=int32), array([3, 5], dtype=int32), np.int32(5))
+        >>> a[1], a[1, ::2], a[1, 2], a[1, ..., 2]
+        (array([3, 4, 5], dtype=int32), array([3, 5], dtype=int32), np.int32(5), array(5, dtype=int32))
         >>> z = exzarr.create_array(shape=(), dtype="f8", fill_value=1.5)
         >>> z[()], z[...]
         (np.float64(1.5), array(1.5))
@@ -552,7 +552,10 @@ class Array:
         sel = self._named_errors(self._dispatch, selection)
         out = self._read(sel)
         if isinstance(sel, OrthogonalSelection) and all(isinstance(d, IntDim) for d in sel.dims):
-            if sel.dims or (isinstance(selection, tuple) and selection == ()):
+            parts = selection if isinstance(selection, tuple) else (selection,)
+            if any(p is Ellipsis for p in parts):
+                return out  # NumPy: an index with an Ellipsis gives an array, 0-d when every axis is an integer
+            if sel.dims or parts == ():
                 return out[()]  # a scalar, as NumPy gives for all-integer (and, on 0-d, empty) indexes
         return out
 

@@ -287,3 +287,19 @@ def test_fancy_getitem_dispatch():
     assert np.array_equal(a.blocks[1, 2], x[3:, 4:])
     a.blocks[0, 0] = 5
     assert (a[0:3, 0:2] == 5).all()
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (4, 5), (2, 3, 4)])
+def test_getitem_gives_a_scalar_or_an_array_exactly_when_numpy_does(shape):
+    """All-integer indexes give a scalar, unless an Ellipsis is among them: then NumPy gives a
+    0-d array (``x[..., 0]`` on 1-d, ``x[1, ..., 2]``), and so must we."""
+    x = np.arange(int(np.prod(shape)), dtype="i4").reshape(shape) + 1
+    a = exzarr.create(shape=shape, chunks=tuple(max(1, n // 2) for n in shape), dtype="i4")
+    a[...] = x
+    ints = [1] * len(shape)
+    selections = [(), ..., (...,), tuple(ints), (..., *ints), (*ints, ...), (*ints[:1], ..., *ints[1:])]
+    selections += [(slice(None),) * len(shape), (..., *ints[1:])] if shape else []
+    for sel in selections:
+        want, got = x[sel], a[sel]
+        assert type(got) is type(want), (shape, sel, type(got), type(want))
+        assert np.shape(got) == np.shape(want) and np.array_equal(got, want), (shape, sel)
