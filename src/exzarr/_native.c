@@ -14,15 +14,15 @@
  * (zstd's magic number, nothing after the frame) whose stated content size, if any, is the
  * chunk's size, and the decoder writes at most the chunk's size and must produce exactly it.
  *
- * libzstd is loaded at import with dlopen (no header or link-time dependency); without it, only
- * uncompressed chunks are handled here.
+ * libzstd is not linked: its functions are handed over at import (use_zstd), those of the libzstd
+ * the Python path decodes with; until then, only uncompressed chunks are handled here.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -43,7 +43,11 @@
 #define ZSTD_CONTENTSIZE_UNKNOWN (0ULL - 1)
 #define ZSTD_CONTENTSIZE_ERROR (0ULL - 2)
 
-/* The libzstd functions used, declared from its stable API. */
+/* The libzstd functions used, declared from its stable API. They are not linked or loaded from
+   the system: exzarr.engine.native hands over (use_zstd) the addresses of the functions of the
+   libzstd inside the `zstandard` package, the library exzarr's Python zstd codec decodes with, so
+   that both paths accept and refuse exactly the same frames (libzstd versions differ in what
+   corruption they detect: 1.5.4 decodes some damaged frames that 1.5.6 and later refuse). */
 typedef struct {
     void *(*create_dctx)(void);
     size_t (*free_dctx)(void *);
@@ -51,13 +55,16 @@ typedef struct {
     unsigned (*is_error)(size_t);
     unsigned long long (*frame_content_size)(const void *, size_t);
     size_t (*find_frame_compressed_size)(const void *, size_t);
+    size_t (*dctx_reset)(void *, int);
+    size_t (*decompress_stream)(void *, void *, void *);
+    size_t (*sizeof_dctx)(const void *);
     void *(*create_cctx)(void);
     size_t (*free_cctx)(void *);
     size_t (*cctx_set_parameter)(void *, int, int);
+    size_t (*cctx_reset)(void *, int);
     size_t (*compress2)(void *, void *, size_t, const void *, size_t);
     size_t (*compress_bound)(size_t);
-    size_t (*dctx_reset)(void *, int);
-    size_t (*decompress_stream)(void *, void *, void *);
+    size_t (*sizeof_cctx)(const void *);
 } zstd_api;
 
 /* ZSTD_inBuffer / ZSTD_outBuffer of the stable API */
@@ -79,29 +86,60 @@ typedef struct {
 #define ZSTD_C_CHECKSUM_FLAG 201
 
 static zstd_api Z;
-static int zstd_ok = 0, zstd_enc_ok = 0;
+static int zstd_ok = 0, zstd_enc_ok = 0, zstd_bound = 0;
 
-static void load_zstd(void) {
-    const char *names[] = {"libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib", NULL};
-    void *h = NULL;
-    for (int i = 0; names[i] && !h; i++) h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!h) return;
-    *(void **)&Z.create_dctx = dlsym(h, "ZSTD_createDCtx");
-    *(void **)&Z.free_dctx = dlsym(h, "ZSTD_freeDCtx");
-    *(void **)&Z.decompress_dctx = dlsym(h, "ZSTD_decompressDCtx");
-    *(void **)&Z.is_error = dlsym(h, "ZSTD_isError");
-    *(void **)&Z.frame_content_size = dlsym(h, "ZSTD_getFrameContentSize");
-    *(void **)&Z.find_frame_compressed_size = dlsym(h, "ZSTD_findFrameCompressedSize");
-    zstd_ok = Z.create_dctx && Z.free_dctx && Z.decompress_dctx && Z.is_error && Z.frame_content_size &&
-              Z.find_frame_compressed_size;
-    *(void **)&Z.create_cctx = dlsym(h, "ZSTD_createCCtx");
-    *(void **)&Z.free_cctx = dlsym(h, "ZSTD_freeCCtx");
-    *(void **)&Z.cctx_set_parameter = dlsym(h, "ZSTD_CCtx_setParameter");
-    *(void **)&Z.compress2 = dlsym(h, "ZSTD_compress2");
-    *(void **)&Z.compress_bound = dlsym(h, "ZSTD_compressBound");
-    *(void **)&Z.dctx_reset = dlsym(h, "ZSTD_DCtx_reset");
-    *(void **)&Z.decompress_stream = dlsym(h, "ZSTD_decompressStream");
-    zstd_enc_ok = zstd_ok && Z.create_cctx && Z.free_cctx && Z.cctx_set_parameter && Z.compress2 && Z.compress_bound;
+/* name in libzstd -> slot in Z (all required) */
+static const struct {
+    const char *name;
+    size_t offset;
+} ZSTD_FUNCS[] = {
+    {"ZSTD_createDCtx", offsetof(zstd_api, create_dctx)},
+    {"ZSTD_freeDCtx", offsetof(zstd_api, free_dctx)},
+    {"ZSTD_decompressDCtx", offsetof(zstd_api, decompress_dctx)},
+    {"ZSTD_isError", offsetof(zstd_api, is_error)},
+    {"ZSTD_getFrameContentSize", offsetof(zstd_api, frame_content_size)},
+    {"ZSTD_findFrameCompressedSize", offsetof(zstd_api, find_frame_compressed_size)},
+    {"ZSTD_DCtx_reset", offsetof(zstd_api, dctx_reset)},
+    {"ZSTD_decompressStream", offsetof(zstd_api, decompress_stream)},
+    {"ZSTD_sizeof_DCtx", offsetof(zstd_api, sizeof_dctx)},
+    {"ZSTD_createCCtx", offsetof(zstd_api, create_cctx)},
+    {"ZSTD_freeCCtx", offsetof(zstd_api, free_cctx)},
+    {"ZSTD_CCtx_setParameter", offsetof(zstd_api, cctx_set_parameter)},
+    {"ZSTD_CCtx_reset", offsetof(zstd_api, cctx_reset)},
+    {"ZSTD_compress2", offsetof(zstd_api, compress2)},
+    {"ZSTD_compressBound", offsetof(zstd_api, compress_bound)},
+    {"ZSTD_sizeof_CCtx", offsetof(zstd_api, sizeof_cctx)},
+};
+#define N_ZSTD_FUNCS (sizeof ZSTD_FUNCS / sizeof ZSTD_FUNCS[0])
+
+PyDoc_STRVAR(use_zstd_doc,
+             "use_zstd(functions) -> bool\n\n"
+             "Decode and encode zstd with the libzstd whose functions ``functions`` maps (name -> address, every one of\n"
+             "ZSTD_createDCtx ... ZSTD_sizeof_CCtx). Once per process: a second call must name the same addresses.\n"
+             "Returns whether zstd is now handled here.");
+
+static PyObject *use_zstd(PyObject *self, PyObject *funcs) {
+    (void)self;
+    if (!PyDict_Check(funcs)) return PyErr_Format(PyExc_TypeError, "use_zstd: expected a dict of name -> address");
+    zstd_api next;
+    memset(&next, 0, sizeof next);
+    for (size_t i = 0; i < N_ZSTD_FUNCS; i++) {
+        PyObject *v = PyDict_GetItemString(funcs, ZSTD_FUNCS[i].name);
+        if (!v) return PyErr_Format(PyExc_KeyError, "use_zstd: %s is missing", ZSTD_FUNCS[i].name);
+        void *addr = PyLong_AsVoidPtr(v);
+        if (!addr) {
+            if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "use_zstd: %s is NULL", ZSTD_FUNCS[i].name);
+            return NULL;
+        }
+        memcpy((char *)&next + ZSTD_FUNCS[i].offset, &addr, sizeof addr);
+    }
+    if (zstd_bound) { /* contexts made by one library must never reach another's functions */
+        if (memcmp(&next, &Z, sizeof next)) return PyErr_Format(PyExc_RuntimeError, "use_zstd: a libzstd is already in use");
+        Py_RETURN_TRUE;
+    }
+    Z = next;
+    zstd_bound = zstd_ok = zstd_enc_ok = 1;
+    Py_RETURN_TRUE;
 }
 
 /* Each thread keeps one decompression and one compression context for all its batches (creating
@@ -143,7 +181,7 @@ static thread_ctx *my_ctx(void) {
 
 /* Make *buf (of *cap bytes) hold at least `size` bytes; its content is not kept. 0, or -1 (out of memory). */
 static int grow(char **buf, size_t *cap, size_t size) {
-    if (size <= *cap) return 0;
+    if (size <= *cap && *buf) return 0;
     free(*buf);
     *buf = malloc(size ? size : 1);
     *cap = *buf ? size : 0;
@@ -155,7 +193,10 @@ static char *thread_buf(thread_ctx *t, int slot, size_t size) {
     return grow(&t->buf[slot], &t->cap[slot], size) == 0 ? t->buf[slot] : NULL;
 }
 
-/* After a batch: give back the buffers too large to keep. */
+/* Contexts holding more than this (a high level, a large window) are freed after the batch. */
+#define KEEP_CTX_BYTES ((size_t)16 << 20)
+
+/* After a batch: give back the buffers and contexts too large to keep. */
 static void trim_bufs(thread_ctx *t) {
     for (int i = 0; i < NBUF; i++)
         if (t->cap[i] > KEEP_BYTES) {
@@ -163,6 +204,14 @@ static void trim_bufs(thread_ctx *t) {
             t->buf[i] = NULL;
             t->cap[i] = 0;
         }
+    if (t->dctx && Z.sizeof_dctx(t->dctx) > KEEP_CTX_BYTES) {
+        Z.free_dctx(t->dctx);
+        t->dctx = NULL;
+    }
+    if (t->cctx && Z.sizeof_cctx(t->cctx) > KEEP_CTX_BYTES) {
+        Z.free_cctx(t->cctx);
+        t->cctx = NULL;
+    }
 }
 
 /* This thread's decompression context (NULL when none can be made; never freed by the caller). */
@@ -455,7 +504,6 @@ static PyObject *run_batch(PyObject *args, int mode) {
         blen = PyBytes_GET_SIZE(base_obj);
         if (memchr(base, 0, (size_t)blen)) /* the path would end there */
             return PyErr_Format(PyExc_ValueError, "grid: the base path contains a null byte");
-        if (blen >= PATH_MAX - MAX_NDIM * 22) return PyErr_Format(PyExc_ValueError, "grid: base path too long");
         sep = PyBytes_AS_STRING(sep_obj)[0];
         base_ref = Py_NewRef(base_obj); /* kept alive (bytes: immutable) until the batch ends */
         if (PyObject_GetBuffer(idx_obj, &grid, PyBUF_C_CONTIGUOUS) < 0) {
@@ -601,20 +649,28 @@ static void gather(const char *src, const Py_ssize_t *sstride, char *chunk, int 
     copy_rows(src, sstride, chunk, cstride, cshape, ndim, (size_t)(cshape[ndim - 1] * itemsize));
 }
 
-/* This thread's compression context, set to write frames as exzarr's Python zstd codec does (level,
-   checksum, content size), or NULL (never freed by the caller). */
+/* Set `cctx` to write frames as exzarr's Python zstd codec does (level, checksum, content size). */
+static int set_cctx(void *cctx, int level, int checksum) {
+    /* a reset first: after a failed compression the context is mid-frame and refuses parameters */
+    return !Z.is_error(Z.cctx_reset(cctx, ZSTD_RESET_SESSION_ONLY)) &&
+           !Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level)) &&
+           !Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum ? 1 : 0)) &&
+           !Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, 1));
+}
+
+/* This thread's compression context, set for (level, checksum), or NULL (never freed by the caller). */
 static void *thread_cctx(int level, int checksum) {
     thread_ctx *t = my_ctx();
     if (!t) return NULL;
-    if (!t->cctx) t->cctx = Z.create_cctx();
-    void *cctx = t->cctx;
-    if (cctx && (Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level)) ||
-                 Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum ? 1 : 0)) ||
-                 Z.is_error(Z.cctx_set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, 1)))) {
-        Z.free_cctx(cctx); /* a context in an unknown state is not kept */
-        t->cctx = cctx = NULL;
+    if (t->cctx && !set_cctx(t->cctx, level, checksum)) { /* a context in an unknown state: a new one */
+        Z.free_cctx(t->cctx);
+        t->cctx = NULL;
     }
-    return cctx;
+    if (!t->cctx && (t->cctx = Z.create_cctx()) && !set_cctx(t->cctx, level, checksum)) {
+        Z.free_cctx(t->cctx);
+        t->cctx = NULL;
+    }
+    return t->cctx;
 }
 
 static int all_fill(const char *chunk, size_t nbytes, const char *fill, size_t itemsize) {
@@ -776,7 +832,7 @@ done:
 
 
 PyDoc_STRVAR(encode_chunks_doc,
-             "encode_chunks(spans, src, chunk_shape, itemsize, codec, level, checksum, fill) -> (bytearray, bytes)\n\n"
+             "encode_chunks(spans, src, chunk_shape, itemsize, codec, level, checksum, fill) -> (bytes, bytes)\n\n"
              "Encode whole chunks of ``src`` (a uint8 array of the source's shape with its last axis in bytes,\n"
              "rows contiguous, any other strides) without the GIL: ``spans`` holds int64 triples per chunk and\n"
              "axis, (0, chunk extent, source start in elements). Returns the encoded chunks back to back and\n"
@@ -914,6 +970,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"read_ranges", read_ranges, METH_VARARGS, read_ranges_doc},
+    {"use_zstd", use_zstd, METH_O, use_zstd_doc},
     {"read_grid", read_grid, METH_VARARGS, read_grid_doc},
     {"write_chunks", write_chunks, METH_VARARGS, write_chunks_doc},
     {"encode_chunks", encode_chunks, METH_VARARGS, encode_chunks_doc},
@@ -925,11 +982,10 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__native(void) {
-    load_zstd();
     if (!ctx_key_ok) ctx_key_ok = pthread_key_create(&ctx_key, free_thread_ctx) == 0;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
-    if (PyModule_AddIntConstant(m, "zstd", zstd_ok) < 0 || PyModule_AddIntConstant(m, "zstd_encode", zstd_enc_ok) < 0 || PyModule_AddIntConstant(m, "CODEC_RAW", CODEC_RAW) < 0 ||
+    if (PyModule_AddIntConstant(m, "CODEC_RAW", CODEC_RAW) < 0 ||
         PyModule_AddIntConstant(m, "CODEC_ZSTD", CODEC_ZSTD) < 0) {
         Py_DECREF(m);
         return NULL;

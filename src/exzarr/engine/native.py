@@ -45,14 +45,46 @@ except ImportError:  # pragma: no cover - built by `pip install` wherever a C co
 
 __all__ = ["available", "read_local", "read_sharded", "write_local"]
 
+#: the libzstd functions the C loop calls (exzarr._native.use_zstd)
+ZSTD_FUNCTIONS = ("ZSTD_createDCtx", "ZSTD_freeDCtx", "ZSTD_decompressDCtx", "ZSTD_isError", "ZSTD_getFrameContentSize",
+                  "ZSTD_findFrameCompressedSize", "ZSTD_DCtx_reset", "ZSTD_decompressStream", "ZSTD_sizeof_DCtx",
+                  "ZSTD_createCCtx", "ZSTD_freeCCtx", "ZSTD_CCtx_setParameter", "ZSTD_CCtx_reset", "ZSTD_compress2",
+                  "ZSTD_compressBound", "ZSTD_sizeof_CCtx")  # fmt: skip
+
+
+def _zstandard_functions() -> dict[str, int] | None:
+    """The addresses of the libzstd functions inside the ``zstandard`` package (its cffi backend),
+    the library exzarr's Python zstd codec decodes with: the C loop calls the same code, so both
+    paths accept and refuse the same frames (libzstd versions differ in the damage they detect; the
+    system's 1.5.4 decodes frames that 1.5.7 refuses). None when that backend cannot be loaded."""
+    try:
+        from zstandard import _cffi  # type: ignore[attr-defined]
+
+        if _cffi.lib.ZSTD_versionNumber() != _cffi_version_of_codec():
+            return None
+        return {n: int(_cffi.ffi.cast("uintptr_t", _cffi.ffi.addressof(_cffi.lib, n))) for n in ZSTD_FUNCTIONS}
+    except Exception:  # no cffi, or a zstandard without its cffi backend: zstd stays on the Python path
+        return None
+
+
+def _cffi_version_of_codec() -> int:
+    """The libzstd version of the backend exzarr's Python zstd codec uses (zstandard's default)."""
+    import zstandard
+
+    major, minor, patch = zstandard.ZSTD_VERSION
+    return major * 10000 + minor * 100 + patch
+
+
 _CODECS: dict[str, int] = {}
 _ENCODERS: dict[str, int] = {}
 if _native is not None:
     _CODECS["raw"] = _ENCODERS["raw"] = _native.CODEC_RAW
-    if _native.zstd:
-        _CODECS["zstd"] = _native.CODEC_ZSTD
-    if _native.zstd_encode:
-        _ENCODERS["zstd"] = _native.CODEC_ZSTD
+    _functions = _zstandard_functions()
+    try:
+        if _functions is not None and _native.use_zstd(_functions):
+            _CODECS["zstd"] = _ENCODERS["zstd"] = _native.CODEC_ZSTD
+    except RuntimeError:  # another libzstd was bound first (not by exzarr): zstd stays on the Python path
+        pass
 
 OK, MISSING = 0, 1
 MAX_LIMIT = 2**62  # the C loop takes a signed 64-bit size limit; larger ones mean "no limit" alike
@@ -102,7 +134,7 @@ def _axis_rows(d: IntDim | SliceDim) -> np.ndarray:
     rows = np.empty((len(c), 4), dtype=np.int64)
     rows[:, 0] = c
     rows[:, 1] = first - c0
-    rows[:, 2] = np.minimum(np.minimum(c0 + cl, d.dim_len), d.stop) - c0
+    rows[:, 2] = np.minimum(cl, d.stop - c0)  # (not c0 + cl: that overflows int64 on an axis near 2**63; stop <= dim_len)
     rows[:, 3] = first - d.start
     return rows
 
