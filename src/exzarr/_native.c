@@ -410,6 +410,41 @@ static long long *copy_spans(const Py_buffer *spans, Py_ssize_t n, int ndim) {
     return sp;
 }
 
+/* The item size and codec checks every entry point makes first: 0, or -1 with the error set. */
+static int check_codec(Py_ssize_t itemsize, int codec, int encode) {
+    if (itemsize < 1) {
+        PyErr_Format(PyExc_ValueError, "itemsize must be positive");
+        return -1;
+    }
+    if (codec != CODEC_RAW && !(codec == CODEC_ZSTD && (encode ? zstd_enc_ok : zstd_ok))) {
+        PyErr_Format(PyExc_ValueError, encode ? "codec %d is not available for writing" : "codec %d is not available", codec);
+        return -1;
+    }
+    return 0;
+}
+
+/* The fill value of the encoders: None, or exactly one item's bytes. 0, or -1 with the error set. */
+static int check_fill(PyObject *fill_obj, Py_ssize_t itemsize) {
+    if (fill_obj != Py_None && (!PyBytes_Check(fill_obj) || PyBytes_GET_SIZE(fill_obj) != itemsize)) {
+        PyErr_Format(PyExc_ValueError, "fill: expected None or %zd bytes", itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+/* The encoders' spans: every block a whole chunk inside the source. 0, or -1 with the error set. */
+static int check_whole_chunks(const long long *sp, Py_ssize_t n, int ndim, const Py_ssize_t *cshape, const Py_ssize_t *sshape) {
+    for (Py_ssize_t i = 0; i < n * ndim; i++) {
+        long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
+        int d = (int)(i % ndim);
+        if (c0 != 0 || c1 != cshape[d] || o0 < 0 || o0 > sshape[d] || c1 > sshape[d] - o0) {
+            PyErr_Format(PyExc_ValueError, "spans: block %zd is not a whole chunk inside the source", i / ndim);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int as_shape(PyObject *seq, Py_ssize_t *dims, int *ndim, const char *what) {
     PyObject *t = PySequence_Fast(seq, what);
     if (!t) return -1;
@@ -484,9 +519,7 @@ static PyObject *run_batch(PyObject *args, int mode) {
     if (as_shape(oshape_obj, oshape, &ndim, "out_shape") < 0 || as_shape(cshape_obj, cshape, &cndim, "chunk_shape") < 0)
         return NULL;
     if (cndim != ndim) return PyErr_Format(PyExc_ValueError, "out_shape and chunk_shape differ in rank");
-    if (itemsize < 1) return PyErr_Format(PyExc_ValueError, "itemsize must be positive");
-    if (codec != CODEC_RAW && !(codec == CODEC_ZSTD && zstd_ok))
-        return PyErr_Format(PyExc_ValueError, "codec %d is not available", codec);
+    if (check_codec(itemsize, codec, 0) < 0) return NULL;
     PyObject *base_ref = NULL;
     Py_buffer ranges = {0}, spans = {0}, out = {0};
     Py_ssize_t n;
@@ -719,11 +752,7 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
     if (as_shape(sshape_obj, sshape, &ndim, "src_shape") < 0 || as_shape(cshape_obj, cshape, &cndim, "chunk_shape") < 0)
         return NULL;
     if (cndim != ndim) return PyErr_Format(PyExc_ValueError, "src_shape and chunk_shape differ in rank");
-    if (itemsize < 1) return PyErr_Format(PyExc_ValueError, "itemsize must be positive");
-    if (codec != CODEC_RAW && !(codec == CODEC_ZSTD && zstd_enc_ok))
-        return PyErr_Format(PyExc_ValueError, "codec %d is not available for writing", codec);
-    if (fill_obj != Py_None && (!PyBytes_Check(fill_obj) || PyBytes_GET_SIZE(fill_obj) != itemsize))
-        return PyErr_Format(PyExc_ValueError, "fill: expected None or %zd bytes", itemsize);
+    if (check_codec(itemsize, codec, 1) < 0 || check_fill(fill_obj, itemsize) < 0) return NULL;
     PyObject *tmps = PySequence_Tuple(tmp_obj), *paths = tmps ? PySequence_Tuple(path_obj) : NULL;
     Py_buffer spans = {0}, src = {0};
     PyObject *status = NULL;
@@ -754,14 +783,7 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n * ndim; i++) { /* whole chunks, inside the source */
-        long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
-        int d = (int)(i % ndim);
-        if (c0 != 0 || c1 != cshape[d] || o0 < 0 || o0 > sshape[d] || c1 > sshape[d] - o0) {
-            PyErr_Format(PyExc_ValueError, "spans: block %zd is not a whole chunk inside the source", i / ndim);
-            goto done;
-        }
-    }
+    if (check_whole_chunks(sp, n, ndim, cshape, sshape) < 0) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         char *t, *p; /* (refuses bytes with a NUL inside: the path would end there) */
         if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(tmps, i), &t, NULL) < 0 ||
@@ -849,11 +871,7 @@ static PyObject *encode_chunks(PyObject *self, PyObject *args) {
     Py_ssize_t cshape[MAX_NDIM];
     int ndim;
     if (as_shape(cshape_obj, cshape, &ndim, "chunk_shape") < 0) return NULL;
-    if (itemsize < 1) return PyErr_Format(PyExc_ValueError, "itemsize must be positive");
-    if (codec != CODEC_RAW && !(codec == CODEC_ZSTD && zstd_enc_ok))
-        return PyErr_Format(PyExc_ValueError, "codec %d is not available for writing", codec);
-    if (fill_obj != Py_None && (!PyBytes_Check(fill_obj) || PyBytes_GET_SIZE(fill_obj) != itemsize))
-        return PyErr_Format(PyExc_ValueError, "fill: expected None or %zd bytes", itemsize);
+    if (check_codec(itemsize, codec, 1) < 0 || check_fill(fill_obj, itemsize) < 0) return NULL;
     Py_buffer spans = {0}, src = {0};
     PyObject *blob = NULL, *sizes = NULL, *result = NULL;
     long long *sp = NULL;
@@ -891,20 +909,7 @@ static PyObject *encode_chunks(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_ssize_t n = spans.len / (Py_ssize_t)(3 * ndim * sizeof(long long));
-    sp = PyMem_Malloc((size_t)(n ? n : 1) * 3 * (size_t)ndim * sizeof(long long));
-    if (!sp) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    memcpy(sp, spans.buf, (size_t)spans.len);
-    for (Py_ssize_t i = 0; i < n * ndim; i++) {
-        long long c0 = sp[3 * i], c1 = sp[3 * i + 1], o0 = sp[3 * i + 2];
-        int d = (int)(i % ndim);
-        if (c0 != 0 || c1 != cshape[d] || o0 < 0 || o0 > sshape[d] || c1 > sshape[d] - o0) {
-            PyErr_Format(PyExc_ValueError, "spans: block %zd is not a whole chunk inside the source", i / ndim);
-            goto done;
-        }
-    }
+    if (!(sp = copy_spans(&spans, n, ndim)) || check_whole_chunks(sp, n, ndim, cshape, sshape) < 0) goto done;
     size_t bound = codec == CODEC_ZSTD ? Z.compress_bound(nbytes) : nbytes, total;
     if (codec == CODEC_ZSTD && Z.is_error(bound)) {
         PyErr_Format(PyExc_ValueError, "chunk_shape: too large to compress");

@@ -37,24 +37,22 @@ def test_the_c_loop_is_built_with_zstd():
     assert native.available("raw") and native.available("zstd"), "exzarr._native was not built (or libzstd not found)"
 
 
-REAL_READ = native.read_local
-
-
 class Spy:
-    """Counts chunks the C loop decoded and chunks it left to the ordinary path."""
+    """Counts the calls of one C path of exzarr.engine.native (``read_local`` by default,
+    ``read_sharded``, ``write_local``) and the chunks or tasks it left to the ordinary path."""
 
-    def __init__(self, monkeypatch):
+    def __init__(self, monkeypatch, name: str = "read_local"):
         self.calls = 0
         self.left = 0
-        real = REAL_READ
+        real = getattr(native, name)
 
         def spy(*args, **kw):
             self.calls += 1
             left = real(*args, **kw)
-            self.left += len(left)
+            self.left += len(left) if isinstance(left, list) else 0
             return left
 
-        monkeypatch.setattr(native, "read_local", spy)
+        monkeypatch.setattr(native, name, spy)
 
 
 def same(x, y) -> bool:
@@ -344,19 +342,6 @@ def test_the_c_loop_spells_chunk_files_as_the_key_encodings_do(tmp_path, monkeyp
 
 # ----------------------------------------------------------------------------- sharded arrays
 
-REAL_SHARDED = native.read_sharded
-
-
-class ShardSpy:
-    def __init__(self, monkeypatch):
-        self.calls = 0
-
-        def spy(*args, **kw):
-            self.calls += 1
-            return REAL_SHARDED(*args, **kw)
-
-        monkeypatch.setattr(native, "read_sharded", spy)
-
 
 def python_path(a, monkeypatch, fn):
     """``fn()`` with the C loop switched off: the ordinary inner-chunk path of ShardIO."""
@@ -376,7 +361,7 @@ def python_path(a, monkeypatch, fn):
 def test_c_sharded_reads_equal_the_plain_twin_and_numpy(monkeypatch, sc, factor, dtype, compressor, data):
     shape, chunks = sc
     shards = tuple(c * f for c, f in zip(chunks, factor, strict=False))
-    spy = ShardSpy(monkeypatch)
+    spy = Spy(monkeypatch, "read_sharded")
     with tempfile.TemporaryDirectory() as root:
         fill = None if dtype.startswith("M") else 7
         a = exzarr.create(
@@ -409,7 +394,7 @@ def _sharded(tmp_path):
 
 
 def test_a_corrupt_inner_chunk_fails_as_on_the_python_path(tmp_path, monkeypatch):
-    spy = ShardSpy(monkeypatch)
+    spy = Spy(monkeypatch, "read_sharded")
     a, path, blob, index = _sharded(tmp_path)
     off, n = (int(v) for v in index[1, 0])
     blob[off + n - 3] ^= 0xFF  # the frame's last block: the decoder notices
@@ -427,7 +412,7 @@ def test_hostile_shard_indexes_fail_as_on_the_python_path(tmp_path, monkeypatch,
     """The index is checked by the same code on both paths (crc32c first: forged indexes carry a right checksum)."""
     import crc32c
 
-    spy = ShardSpy(monkeypatch)
+    spy = Spy(monkeypatch, "read_sharded")
     a, path, blob, index = _sharded(tmp_path)
     index = index.copy()
     if case == "past the end":
@@ -533,21 +518,6 @@ def test_sparse_arrays_with_enormous_chunks_read_their_fill(tmp_path):
 
 # ----------------------------------------------------------------------------- writes
 
-REAL_WRITE = native.write_local
-
-
-class WriteSpy:
-    """Counts calls of the C write path and the tasks it left to Python."""
-
-    def __init__(self, monkeypatch):
-        self.calls = 0
-
-        def spy(*args, **kw):
-            self.calls += 1
-            return REAL_WRITE(*args, **kw)
-
-        monkeypatch.setattr(native, "write_local", spy)
-
 
 def test_the_c_write_loop_is_built_with_zstd():
     assert native._ENCODERS.get("zstd") == native._CODECS.get("zstd") is not None
@@ -564,7 +534,7 @@ def test_the_c_write_loop_is_built_with_zstd():
 )
 def test_c_writes_equal_the_plain_twin_and_numpy(monkeypatch, sc, dtype, compressor, fmt, write_empty, data):
     shape, chunks = sc
-    spy = WriteSpy(monkeypatch)
+    spy = Spy(monkeypatch, "write_local")
     with tempfile.TemporaryDirectory() as root:
         a = make(root, shape, chunks, dtype, compressor, fmt)
         a = exzarr.open_array(f"{root}/a.zarr", mode="r+", write_empty_chunks=write_empty)
@@ -597,7 +567,7 @@ def test_c_writes_equal_the_plain_twin_and_numpy(monkeypatch, sc, dtype, compres
 def test_c_writes_are_read_by_zarr_python_and_a_fresh_interpreter(tmp_path, monkeypatch):
     import zarr
 
-    spy = WriteSpy(monkeypatch)
+    spy = Spy(monkeypatch, "write_local")
     x = np.random.default_rng(5).normal(size=(130, 70)).round(2)
     for fmt, compressor in [(2, "zstd"), (3, "zstd"), (3, ("zstd", {"level": 5, "checksum": True})), (2, None), (3, None)]:
         path = str(tmp_path / f"a{fmt}{compressor}.zarr")
