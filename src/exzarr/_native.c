@@ -44,10 +44,11 @@
 #define ZSTD_CONTENTSIZE_ERROR (0ULL - 2)
 
 /* The libzstd functions used, declared from its stable API. They are not linked or loaded from
-   the system: exzarr.engine.native hands over (use_zstd) the addresses of the functions of the
-   libzstd inside the `zstandard` package, the library exzarr's Python zstd codec decodes with, so
-   that both paths accept and refuse exactly the same frames (libzstd versions differ in what
-   corruption they detect: 1.5.4 decodes some damaged frames that 1.5.6 and later refuse). */
+   the system: exzarr.codecs.libzstd hands over (use_zstd) the addresses of the functions of one
+   libzstd (numcodecs' build, else the `zstandard` package's), and then the Python path decodes and
+   encodes through zstd_decompress / zstd_stream / zstd_compress below, so that both paths accept
+   and refuse exactly the same frames (libzstd versions differ in what corruption they detect:
+   1.5.4 decodes some damaged frames that 1.5.6 and later refuse). */
 typedef struct {
     void *(*create_dctx)(void);
     size_t (*free_dctx)(void *);
@@ -65,6 +66,7 @@ typedef struct {
     size_t (*compress2)(void *, void *, size_t, const void *, size_t);
     size_t (*compress_bound)(size_t);
     size_t (*sizeof_cctx)(const void *);
+    const char *(*error_name)(size_t);
 } zstd_api;
 
 /* ZSTD_inBuffer / ZSTD_outBuffer of the stable API */
@@ -109,13 +111,14 @@ static const struct {
     {"ZSTD_compress2", offsetof(zstd_api, compress2)},
     {"ZSTD_compressBound", offsetof(zstd_api, compress_bound)},
     {"ZSTD_sizeof_CCtx", offsetof(zstd_api, sizeof_cctx)},
+    {"ZSTD_getErrorName", offsetof(zstd_api, error_name)},
 };
 #define N_ZSTD_FUNCS (sizeof ZSTD_FUNCS / sizeof ZSTD_FUNCS[0])
 
 PyDoc_STRVAR(use_zstd_doc,
              "use_zstd(functions) -> bool\n\n"
              "Decode and encode zstd with the libzstd whose functions ``functions`` maps (name -> address, every one of\n"
-             "ZSTD_createDCtx ... ZSTD_sizeof_CCtx). Once per process: a second call must name the same addresses.\n"
+             "ZSTD_createDCtx ... ZSTD_getErrorName). Once per process: a second call must name the same addresses.\n"
              "Returns whether zstd is now handled here.");
 
 static PyObject *use_zstd(PyObject *self, PyObject *funcs) {
@@ -973,12 +976,149 @@ done:
     return result;
 }
 
+/* ---- The Python path's zstd calls: the same library and per-thread contexts as the loops above,
+   so a chunk decodes (or fails) alike on both paths. Framing and size checks stay in
+   exzarr.codecs.bounded; these only run the decoder into a buffer the caller sized. */
+
+static PyObject *zstd_error(const char *what, size_t code) {
+    return PyErr_Format(PyExc_ValueError, "zstd %s error: %s", what, Z.error_name(code));
+}
+
+static int writable(PyObject *obj, Py_buffer *buf) {
+    if (PyObject_GetBuffer(obj, buf, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    return 0;
+}
+
+PyDoc_STRVAR(zstd_decompress_doc,
+             "zstd_decompress(src, dst) -> int\n\n"
+             "Decode the zstd frame(s) in ``src`` into the writable buffer ``dst`` in one call; returns the bytes written.\n"
+             "ValueError when the data is corrupt or decodes to more than ``len(dst)`` bytes.");
+
+static PyObject *zstd_decompress(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *src_obj, *dst_obj;
+    if (!PyArg_ParseTuple(args, "OO:zstd_decompress", &src_obj, &dst_obj)) return NULL;
+    if (!zstd_bound) return PyErr_Format(PyExc_RuntimeError, "zstd_decompress: no libzstd in use");
+    Py_buffer src, dst;
+    if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (writable(dst_obj, &dst) < 0) {
+        PyBuffer_Release(&src);
+        return NULL;
+    }
+    size_t n = 0;
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    void *dctx = thread_dctx();
+    if (!dctx)
+        nomem = 1;
+    else {
+        n = Z.decompress_dctx(dctx, dst.buf, (size_t)dst.len, src.buf, (size_t)src.len);
+        trim_bufs(my_ctx());
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    if (nomem) return PyErr_NoMemory();
+    if (Z.is_error(n)) return zstd_error("decompression", n);
+    return PyLong_FromSize_t(n);
+}
+
+PyDoc_STRVAR(zstd_stream_doc,
+             "zstd_stream(src, dst) -> int\n\n"
+             "Decode the zstd frame in ``src`` as a stream into the writable buffer ``dst`` until ``dst`` is full or the\n"
+             "frame ends; returns the bytes written. Used for a chunk's leading bytes, and for frames that do not state\n"
+             "their size (``dst`` is then one byte more than allowed, so a full ``dst`` means too much). The window is\n"
+             "limited to zstd's default (2**27 bytes). ValueError when the data is corrupt.");
+
+static PyObject *zstd_stream(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *src_obj, *dst_obj;
+    if (!PyArg_ParseTuple(args, "OO:zstd_stream", &src_obj, &dst_obj)) return NULL;
+    if (!zstd_bound) return PyErr_Format(PyExc_RuntimeError, "zstd_stream: no libzstd in use");
+    Py_buffer src, dst;
+    if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (writable(dst_obj, &dst) < 0) {
+        PyBuffer_Release(&src);
+        return NULL;
+    }
+    size_t err = 0;
+    int nomem = 0;
+    zstd_in in = {src.buf, (size_t)src.len, 0};
+    zstd_out out = {dst.buf, (size_t)dst.len, 0};
+    Py_BEGIN_ALLOW_THREADS;
+    void *dctx = thread_dctx();
+    if (!dctx)
+        nomem = 1;
+    else if (!Z.is_error(err = Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY))) {
+        while (out.pos < out.size) {
+            size_t r = Z.decompress_stream(dctx, &out, &in);
+            if (Z.is_error(r)) {
+                err = r;
+                break;
+            }
+            if (r == 0 || (in.pos == in.size && out.pos < out.size)) break; /* the frame ended (or is truncated) */
+        }
+        Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY);
+        trim_bufs(my_ctx());
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    if (nomem) return PyErr_NoMemory();
+    if (Z.is_error(err)) return zstd_error("decompression", err);
+    return PyLong_FromSize_t(out.pos);
+}
+
+PyDoc_STRVAR(zstd_compress_doc,
+             "zstd_compress(src, level, checksum) -> bytes\n\n"
+             "One zstd frame of ``src`` at ``level``, stating its content size, with a checksum if ``checksum``: the\n"
+             "frames the C writer makes.");
+
+static PyObject *zstd_compress(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer src;
+    int level, checksum;
+    if (!PyArg_ParseTuple(args, "y*ip:zstd_compress", &src, &level, &checksum)) return NULL;
+    if (!zstd_enc_ok) {
+        PyBuffer_Release(&src);
+        return PyErr_Format(PyExc_RuntimeError, "zstd_compress: no libzstd in use");
+    }
+    size_t bound = Z.compress_bound((size_t)src.len);
+    PyObject *out = Z.is_error(bound) || bound > PY_SSIZE_T_MAX ? NULL : PyBytes_FromStringAndSize(NULL, (Py_ssize_t)bound);
+    if (!out) {
+        PyBuffer_Release(&src);
+        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "zstd_compress: %zd bytes are too many", src.len);
+    }
+    size_t n = 0;
+    int nomem = 0;
+    char *dst = PyBytes_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS;
+    void *cctx = thread_cctx(level, checksum);
+    if (!cctx)
+        nomem = 1;
+    else {
+        n = Z.compress2(cctx, dst, bound, src.buf, (size_t)src.len);
+        trim_bufs(my_ctx());
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&src);
+    if (nomem || Z.is_error(n)) {
+        Py_DECREF(out);
+        return nomem ? PyErr_NoMemory() : zstd_error("compression", n);
+    }
+    if (_PyBytes_Resize(&out, (Py_ssize_t)n) < 0) return NULL;
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"read_ranges", read_ranges, METH_VARARGS, read_ranges_doc},
     {"use_zstd", use_zstd, METH_O, use_zstd_doc},
     {"read_grid", read_grid, METH_VARARGS, read_grid_doc},
     {"write_chunks", write_chunks, METH_VARARGS, write_chunks_doc},
     {"encode_chunks", encode_chunks, METH_VARARGS, encode_chunks_doc},
+    {"zstd_decompress", zstd_decompress, METH_VARARGS, zstd_decompress_doc},
+    {"zstd_stream", zstd_stream, METH_VARARGS, zstd_stream_doc},
+    {"zstd_compress", zstd_compress, METH_VARARGS, zstd_compress_doc},
     {NULL, NULL, 0, NULL},
 };
 

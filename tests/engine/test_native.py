@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 
+import numcodecs
 import numpy as np
 import pytest
 import zstandard
@@ -858,10 +859,11 @@ def _damaged_outcome(read):
 
 
 def test_damaged_zstd_chunks_get_the_same_outcome_on_both_paths(tmp_path, monkeypatch):
-    """The C loop decodes with the libzstd of the zstandard package, the library of the Python
-    codec. With another one (the system's 1.5.4) a damaged frame that 1.5.7 refuses decoded to
-    wrong bytes on the fast path while the plain path raised (tests/engine/data/zstd_damaged.zst is
-    one such frame). Bit flips in many frames, whole reads and leading rows: same value or same error."""
+    """The C loop decodes with the libzstd the Python path decodes with (exzarr.codecs.libzstd).
+    With another one (the system's 1.5.4) a damaged frame that 1.5.7 refuses decoded to wrong bytes
+    on the fast path while the plain path raised (tests/engine/data/zstd_damaged.zst is one such
+    frame). Bit flips in many frames, whole reads and leading rows: same value or same error, and
+    the same outcome as zarr-python's decoder (numcodecs) on the chunk's bytes."""
     import random
 
     spy = Spy(monkeypatch)
@@ -887,6 +889,10 @@ def test_damaged_zstd_chunks_get_the_same_outcome_on_both_paths(tmp_path, monkey
             slow = _damaged_outcome(lambda sel=sel: twin.read(basic_selection(sel, (64, 64), (64, 64))))
             if fast != slow:
                 differ.append((k, sel, fast[0], slow[0]))
+        whole = _damaged_outcome(lambda: a[...])
+        peer = _damaged_outcome(lambda blob=blob: np.frombuffer(numcodecs.Zstd().decode(blob), np.uint8).reshape(64, 64))
+        if peer[0] != whole[0] or (peer[0] == "ok" and peer[1] != whole[1]):
+            differ.append((k, "numcodecs", whole[0], peer[0]))
     assert spy.calls > 0 and not differ, differ[:5]
     path.write_bytes(blobs[0])
     with pytest.raises(exzarr.errors.ChunkDecodeError):
@@ -895,9 +901,16 @@ def test_damaged_zstd_chunks_get_the_same_outcome_on_both_paths(tmp_path, monkey
 
 def test_the_libzstd_in_use_cannot_be_swapped():
     from exzarr import _native
+    from exzarr.codecs import libzstd
 
-    funcs = native._zstandard_functions()
-    assert funcs is not None and _native.use_zstd(funcs) is True  # the same library again: accepted
+    found = libzstd.numcodecs_functions() if "numcodecs" in str(libzstd.LIBRARY) else libzstd.zstandard_functions()
+    assert found is not None
+    funcs = found[0]
+    assert _native.use_zstd(funcs) is True  # the same library again: accepted
+    other = libzstd.zstandard_functions() if "numcodecs" in str(libzstd.LIBRARY) else libzstd.numcodecs_functions()
+    if other is not None:  # the other library, genuinely: refused
+        with pytest.raises(RuntimeError, match="already in use"):
+            _native.use_zstd(other[0])
     with pytest.raises(RuntimeError, match="already in use"):
         _native.use_zstd({**funcs, "ZSTD_decompressDCtx": funcs["ZSTD_freeDCtx"]})
     with pytest.raises(KeyError, match="ZSTD_compress2"):

@@ -20,13 +20,14 @@ from __future__ import annotations
 import bz2 as _bz2
 import lzma as _lzma
 import struct
-import threading
 import zlib as _zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from . import libzstd
 
 try:
     import zstandard
@@ -75,16 +76,6 @@ def into(result: Buffer, out: np.ndarray | None) -> Buffer:
 
 
 # ----------------------------------------------------------------------------- zstd
-
-_tls = threading.local()
-
-
-def _dctx() -> Any:
-    """This thread's reusable decompression context (contexts must not be shared across threads)."""
-    d = getattr(_tls, "dctx", None)
-    if d is None:
-        d = _tls.dctx = zstandard.ZstdDecompressor()
-    return d
 
 
 def frame_content_size(data: Buffer) -> int:
@@ -141,17 +132,25 @@ def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
         raise ValueError(f"not a zstd frame ({exc})") from None
     if end != len(mv):
         raise ValueError(f"zstd chunk has {len(mv) - end} bytes after its frame")
-    dctx = _dctx()
     if size >= 0:
         expect.check(size, "zstd frame (by its header)")
-        res = dctx.decompress(mv)  # allocates exactly the checked size
-        expect.check(len(res), "zstd data")
-        return into(res, out)
-    # no content size in the header: read the stream with a cap
-    with dctx.stream_reader(mv) as reader:
-        res = reader.read(expect.cap())
-    expect.check(len(res), "zstd stream")
-    return into(res, out)
+        direct = out is not None and out.flags.c_contiguous and out.nbytes == size
+        dest = out.reshape(-1).view(np.uint8) if direct else np.empty(size, dtype=np.uint8)
+        n = libzstd.decompress(mv, dest)  # at most the checked size
+        expect.check(n, "zstd data")
+        return out if direct else into(dest, out)
+    # no content size in the header: read the stream with a cap, in a buffer grown (and the
+    # stream decoded again) only while the stream fills it, so memory follows the data, not the cap
+    cap = expect.cap()
+    size = min(cap, max(2**20, 8 * len(mv)))
+    while True:
+        dest = np.empty(size, dtype=np.uint8)
+        n = libzstd.stream(mv, dest)
+        if n < size or size == cap:
+            break
+        size = min(cap, 4 * size)
+    expect.check(n, "zstd stream")
+    return into(dest[:n], out)
 
 
 # ----------------------------------------------------------------------------- blosc

@@ -10,7 +10,6 @@ decoder is told how much it may output before it sees a byte (:mod:`exzarr.codec
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -125,6 +124,7 @@ class CodecPipeline:
         that needs the top 30% of a chunk then costs about half a full decode."""
         if self._fast is None or len(self._bb) > 1 or not self.spec.shape:
             return None
+        from . import libzstd
         from .compressors import ZstdCodec, zstandard
 
         shape, nd = self.spec.shape, self.spec.dtype.numpy
@@ -140,9 +140,8 @@ class CodecPipeline:
             return raw_rows
         impl = self._bb[0] if isinstance(self._bb[0], ZstdCodec) else getattr(self._bb[0], "codec", None)
         zstd_ok = isinstance(impl, ZstdCodec) or getattr(impl, "codec_id", None) == "zstd"
-        if not zstd_ok or zstandard is None or getattr(impl, "checksum", False):
+        if not zstd_ok or (zstandard is None and not libzstd.BOUND) or getattr(impl, "checksum", False):
             return None  # a prefix never reaches the frame checksum: checksummed frames are decoded whole
-        tls = threading.local()  # a decompression context must not be shared between threads
         full_bytes = math.prod(shape) * nd.itemsize
         decode_all = self._fast
 
@@ -151,21 +150,11 @@ class CodecPipeline:
             if frame_content_size(mv) != full_bytes or zstd_frame_size(mv) != len(mv):
                 return decode_all(data)[:k]  # no, or a wrong, size or length: the checked whole decode
             want = k * row_bytes
-            dctx = getattr(tls, "dctx", None)
-            if dctx is None:
-                dctx = tls.dctx = zstandard.ZstdDecompressor()
-            out = bytearray(want)
-            dest = memoryview(out)
-            got = 0
-            with dctx.stream_reader(mv) as reader:
-                while got < want:  # read() may return short counts
-                    n = reader.readinto(dest[got:])
-                    if not n:
-                        break
-                    got += n
+            out = np.empty(want, dtype=np.uint8)
+            got = libzstd.stream(mv, out)
             if got != want:
                 raise ValueError(f"zstd stream ended after {got} of the {want} bytes needed")
-            return np.frombuffer(out, dtype=nd).reshape((k, *shape[1:]))
+            return out.view(nd).reshape((k, *shape[1:]))
 
         return zstd_rows
 

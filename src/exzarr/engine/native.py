@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..codecs import libzstd
 from ..codecs.base import fill_bytes
 from ..config import config
 from ..errors import StoreError
@@ -45,46 +46,12 @@ except ImportError:  # pragma: no cover - built by `pip install` wherever a C co
 
 __all__ = ["available", "read_local", "read_sharded", "write_local"]
 
-#: the libzstd functions the C loop calls (exzarr._native.use_zstd)
-ZSTD_FUNCTIONS = ("ZSTD_createDCtx", "ZSTD_freeDCtx", "ZSTD_decompressDCtx", "ZSTD_isError", "ZSTD_getFrameContentSize",
-                  "ZSTD_findFrameCompressedSize", "ZSTD_DCtx_reset", "ZSTD_decompressStream", "ZSTD_sizeof_DCtx",
-                  "ZSTD_createCCtx", "ZSTD_freeCCtx", "ZSTD_CCtx_setParameter", "ZSTD_CCtx_reset", "ZSTD_compress2",
-                  "ZSTD_compressBound", "ZSTD_sizeof_CCtx")  # fmt: skip
-
-
-def _zstandard_functions() -> dict[str, int] | None:
-    """The addresses of the libzstd functions inside the ``zstandard`` package (its cffi backend),
-    the library exzarr's Python zstd codec decodes with: the C loop calls the same code, so both
-    paths accept and refuse the same frames (libzstd versions differ in the damage they detect; the
-    system's 1.5.4 decodes frames that 1.5.7 refuses). None when that backend cannot be loaded."""
-    try:
-        from zstandard import _cffi  # type: ignore[attr-defined]
-
-        if _cffi.lib.ZSTD_versionNumber() != _cffi_version_of_codec():
-            return None
-        return {n: int(_cffi.ffi.cast("uintptr_t", _cffi.ffi.addressof(_cffi.lib, n))) for n in ZSTD_FUNCTIONS}
-    except Exception:  # no cffi, or a zstandard without its cffi backend: zstd stays on the Python path
-        return None
-
-
-def _cffi_version_of_codec() -> int:
-    """The libzstd version of the backend exzarr's Python zstd codec uses (zstandard's default)."""
-    import zstandard
-
-    major, minor, patch = zstandard.ZSTD_VERSION
-    return major * 10000 + minor * 100 + patch
-
-
 _CODECS: dict[str, int] = {}
 _ENCODERS: dict[str, int] = {}
 if _native is not None:
     _CODECS["raw"] = _ENCODERS["raw"] = _native.CODEC_RAW
-    _functions = _zstandard_functions()
-    try:
-        if _functions is not None and _native.use_zstd(_functions):
-            _CODECS["zstd"] = _ENCODERS["zstd"] = _native.CODEC_ZSTD
-    except RuntimeError:  # another libzstd was bound first (not by exzarr): zstd stays on the Python path
-        pass
+    if libzstd.BOUND:  # the library the Python path decodes with too (exzarr.codecs.libzstd)
+        _CODECS["zstd"] = _ENCODERS["zstd"] = _native.CODEC_ZSTD
 
 OK, MISSING = 0, 1
 MAX_LIMIT = 2**62  # the C loop takes a signed 64-bit size limit; larger ones mean "no limit" alike

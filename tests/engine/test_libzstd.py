@@ -1,0 +1,151 @@
+"""exzarr.codecs.libzstd: one libzstd for the C loops and the Python path, and its fallback.
+
+The bound library (numcodecs' build where it exposes its functions) and the ``zstandard``
+package's fallback must give the same bytes for every valid frame (with and without a content
+size, with a checksum, several levels), the same prefix for a stream that stops early, and both
+must refuse damaged, truncated and oversized frames.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numcodecs
+import numpy as np
+import pytest
+import zstandard
+
+import exzarr
+from exzarr.codecs import libzstd
+from exzarr.codecs.bounded import Expect
+from exzarr.codecs.bounded import zstd as bounded_zstd
+
+
+@pytest.fixture(params=["bound", "zstandard"])
+def backend(request, monkeypatch):
+    """Each test runs on the bound library and on the ``zstandard`` fallback."""
+    if request.param == "bound":
+        assert libzstd.BOUND, "no libzstd was bound to exzarr._native"
+    else:
+        monkeypatch.setattr(libzstd, "BOUND", False)
+    return request.param
+
+
+def frames():
+    rng = np.random.default_rng(3)
+    smooth = np.round(np.cumsum(rng.normal(size=20_000)), 2).tobytes()
+    noise = rng.integers(0, 256, size=5_000, dtype=np.uint8).tobytes()
+    for data in (b"", b"x", bytes(70_000), smooth, noise):
+        for level, checksum, size in ((1, False, True), (3, True, True), (-5, False, True), (9, False, False)):
+            c = zstandard.ZstdCompressor(level=level, write_checksum=checksum, write_content_size=size)
+            yield data, c.compress(data)
+
+
+def test_the_library_in_use_is_zarr_pythons_where_numcodecs_exposes_it():
+    found = libzstd.numcodecs_functions()
+    if found is None:  # pragma: no cover - a numcodecs build that hides libzstd
+        pytest.skip("numcodecs does not expose its libzstd here")
+    assert found[1] >= libzstd.MIN_VERSION
+    assert libzstd.LIBRARY and "from numcodecs" in libzstd.LIBRARY
+    # exzarr's frames are read by numcodecs and the other way round
+    data = np.arange(5000, dtype="<f8").tobytes()
+    assert bytes(numcodecs.Zstd().decode(libzstd.compress(data, 1, False))) == data
+    out = bytearray(len(data))
+    assert libzstd.decompress(numcodecs.Zstd(level=5).encode(data), out) == len(data) and out == data
+
+
+def test_valid_frames_decode_to_their_data(backend):
+    for data, frame in frames():
+        out = np.zeros(len(data) + 1, dtype=np.uint8)  # one byte spare: must stay untouched
+        assert libzstd.decompress(frame, out) == len(data)
+        assert out[: len(data)].tobytes() == data and out[-1] == 0
+        out[:] = 0
+        assert libzstd.stream(frame, out) == len(data)
+        assert out[: len(data)].tobytes() == data
+        if len(data) > 10:
+            head = bytearray(10)
+            assert libzstd.stream(frame, head) == 10 and head == data[:10]  # stops when the buffer is full
+
+
+def test_compressed_frames_state_their_size_and_checksum(backend):
+    data = np.round(np.cumsum(np.random.default_rng(0).normal(size=10_000)), 2).tobytes()
+    for level, checksum in ((1, False), (3, True), (-3, False), (19, True)):
+        frame = libzstd.compress(data, level, checksum)
+        assert zstandard.frame_content_size(frame) == len(data)
+        assert zstandard.get_frame_parameters(frame).has_checksum == checksum
+        assert zstandard.ZstdDecompressor().decompress(frame) == data
+        assert bytes(numcodecs.Zstd().decode(frame)) == data
+
+
+def test_a_frame_larger_than_its_buffer_is_refused(backend):
+    frame = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(5000))
+    with pytest.raises(ValueError, match="zstd"):
+        libzstd.decompress(frame, bytearray(4999))
+    sized = zstandard.ZstdCompressor().compress(bytes(5000))
+    with pytest.raises(ValueError, match="zstd"):
+        libzstd.decompress(sized, bytearray(100))
+
+
+def test_damaged_frames_are_refused_by_both_backends_alike(monkeypatch):
+    """On damaged frames the two libraries (numcodecs' 1.5.6, zstandard's 1.5.7) may differ in
+    principle; on these they must not, and the saved frame that 1.5.4 accepted is refused by both."""
+    here = os.path.dirname(__file__)
+    with open(os.path.join(here, "data", "zstd_damaged.zst"), "rb") as f:
+        blobs = [f.read()]
+    rng = random.Random(11)
+    for k in range(150):
+        raw = np.random.default_rng(k).integers(0, 4, size=4096, dtype=np.uint8).tobytes()
+        comp = bytearray(zstandard.ZstdCompressor(level=rng.choice([1, 3, -5]), write_content_size=True).compress(raw))
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(12, len(comp))
+            comp[i] ^= 1 << rng.randrange(8)
+        blobs.append(bytes(comp))
+
+    def outcome(blob):
+        try:
+            return ("ok", bytes(bounded_zstd(blob, Expect(4096, 4096))))
+        except ValueError:
+            return ("error", None)
+
+    bound = [outcome(b) for b in blobs]
+    monkeypatch.setattr(libzstd, "BOUND", False)
+    fallback = [outcome(b) for b in blobs]
+    assert bound == fallback
+    assert bound[0][0] == "error"
+    assert any(o[0] == "error" for o in bound[1:]) and any(o[0] == "ok" for o in bound[1:])
+
+
+def test_a_stream_without_a_size_is_bounded_by_the_chunk(backend):
+    """A 785-byte frame without a content size that inflates to 100 MB: refused after at most
+    one byte more than the chunk holds, whatever it claims."""
+    bomb = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(100_000_000))
+    with pytest.raises(ValueError, match="more than"):
+        bounded_zstd(bomb, Expect(None, 4096))
+    small = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(3_000_000))
+    assert bytes(bounded_zstd(small, Expect(None, 2**62))) == bytes(3_000_000)  # grows past its first guess
+
+
+def test_bad_arguments_to_the_c_functions_are_refused():
+    from exzarr import _native
+
+    with pytest.raises(BufferError):
+        _native.zstd_decompress(b"abc", b"read-only")
+    with pytest.raises(BufferError):
+        _native.zstd_stream(b"abc", bytes(10))
+    with pytest.raises(TypeError):
+        _native.zstd_compress("text", 1, False)
+    with pytest.raises(ValueError, match="zstd decompression error"):
+        _native.zstd_decompress(b"not a frame", bytearray(10))
+    with pytest.raises(ValueError, match="zstd decompression error"):
+        _native.zstd_stream(b"not a frame either", bytearray(10))
+
+
+def test_arrays_written_by_one_backend_are_read_by_the_other(tmp_path, monkeypatch, backend):
+    data = np.round(np.random.default_rng(1).normal(size=(40, 30)), 2)
+    a = exzarr.create(str(tmp_path / "a"), shape=data.shape, chunks=(16, 16), dtype="f8", compressor="zstd")
+    a[...] = data
+    monkeypatch.setattr(libzstd, "BOUND", not libzstd.BOUND)
+    b = exzarr.open(str(tmp_path / "a"))
+    np.testing.assert_array_equal(b[...], data)
+    np.testing.assert_array_equal(b[3:20, 5:7], data[3:20, 5:7])
