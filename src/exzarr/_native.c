@@ -11,8 +11,10 @@
  * that is not OK on its ordinary (Python) path, which reports errors exactly as before. The
  * checks are the ones of exzarr.codecs.bounded, made before the decoder sees a byte: the stored
  * size is at most `limit`, a raw chunk has exactly the chunk's size, a zstd chunk is one frame
- * (zstd's magic number, nothing after the frame) whose stated content size, if any, is the
- * chunk's size, and the decoder writes at most the chunk's size and must produce exactly it.
+ * (zstd's magic number, nothing after the frame) that states the chunk's size as its content
+ * size (frames that state none go to the Python path), and the decoder writes at most the chunk's
+ * size and must produce exactly it. A chunk is always decoded whole, even when only its leading
+ * rows are read, so damage anywhere in it is found as on the Python path.
  *
  * libzstd is not linked: its functions are handed over at import (use_zstd), those of the libzstd
  * the Python path decodes with; until then, only uncompressed chunks are handled here.
@@ -40,8 +42,6 @@
 
 #define MAX_NDIM 32
 #define ZSTD_MAGIC 0xFD2FB528u
-#define ZSTD_CONTENTSIZE_UNKNOWN (0ULL - 1)
-#define ZSTD_CONTENTSIZE_ERROR (0ULL - 2)
 
 /* The libzstd functions used, declared from its stable API. They are not linked or loaded from
    the system: exzarr.codecs.libzstd hands over (use_zstd) the addresses of the functions of one
@@ -260,28 +260,17 @@ static int read_file(const char *path, int oflags, long long limit, char **buf, 
 }
 
 /* The framing checks every zstd chunk passes before a decoder sees it: one frame (zstd's magic
-   number, nothing after the frame, not truncated) whose stated content size, if any, is `nbytes`;
-   a frame without one (a stream) must have a window the Python path's streaming decoder accepts
-   (at most 2**27 bytes, zstd's default limit, which the one-shot decoder would not check).
-   Returns the stated size (ZSTD_CONTENTSIZE_UNKNOWN for a stream), or ZSTD_CONTENTSIZE_ERROR. */
-static unsigned long long zstd_framing(const char *src, size_t len, size_t nbytes) {
-    if (len < 6) return ZSTD_CONTENTSIZE_ERROR;
+   number, nothing after the frame, not truncated) that states its content size, `nbytes`. A frame
+   without one (a stream) is left to the Python path, which decodes it as a stream within its
+   declared window as zarr-python does (a one-shot decode would let matches reach past it). */
+static int zstd_framing(const char *src, size_t len, size_t nbytes) {
+    if (len < 6) return 0;
     uint32_t magic = (uint32_t)(unsigned char)src[0] | (uint32_t)(unsigned char)src[1] << 8 |
                      (uint32_t)(unsigned char)src[2] << 16 | (uint32_t)(unsigned char)src[3] << 24;
-    if (magic != ZSTD_MAGIC) return ZSTD_CONTENTSIZE_ERROR;
-    unsigned long long stated = Z.frame_content_size(src, len);
-    if (stated == ZSTD_CONTENTSIZE_ERROR) return stated;
-    if (stated != ZSTD_CONTENTSIZE_UNKNOWN && stated != (unsigned long long)nbytes) return ZSTD_CONTENTSIZE_ERROR;
-    if (stated == ZSTD_CONTENTSIZE_UNKNOWN) {
-        unsigned char fhd = (unsigned char)src[4];
-        if (fhd & 0x20) return ZSTD_CONTENTSIZE_ERROR; /* single segment without a content size: malformed */
-        unsigned char wd = (unsigned char)src[5];
-        unsigned long long base = 1ULL << (10 + (wd >> 3));
-        if (base + (base / 8) * (wd & 7) > (1ULL << 27)) return ZSTD_CONTENTSIZE_ERROR;
-    }
+    if (magic != ZSTD_MAGIC) return 0;
+    if (Z.frame_content_size(src, len) != (unsigned long long)nbytes) return 0; /* unknown, wrong or an error */
     size_t frame = Z.find_frame_compressed_size(src, len);
-    if (Z.is_error(frame) || frame != len) return ZSTD_CONTENTSIZE_ERROR; /* bytes after the frame, or truncated */
-    return stated;
+    return !Z.is_error(frame) && frame == len; /* no bytes after the frame, not truncated */
 }
 
 /* Decode `src` into `dst` (exactly `nbytes`), after the framing checks. */
@@ -291,7 +280,7 @@ static int decode(int codec, void *dctx, const char *src, size_t len, char *dst,
         memcpy(dst, src, nbytes);
         return ST_OK;
     }
-    if (zstd_framing(src, len, nbytes) == ZSTD_CONTENTSIZE_ERROR) return ST_FALLBACK;
+    if (!zstd_framing(src, len, nbytes)) return ST_FALLBACK;
     size_t n = Z.decompress_dctx(dctx, dst, nbytes, src, len);
     if (Z.is_error(n) || n != nbytes) return ST_FALLBACK;
     return ST_OK;
@@ -337,28 +326,6 @@ static void copy_block(const char *chunk, char *out, int ndim, const Py_ssize_t 
     copy_rows(chunk, cstride, out, ostride, count, ndim, (size_t)(count[ndim - 1] * itemsize));
 }
 
-/* The first `want` bytes of a zstd chunk of `nbytes` (C order: its leading rows), decoded as a
-   stream that stops there, as the Python path's leading-rows decoder does: only for one frame that
-   states the chunk's size and carries no checksum (a prefix never reaches it). ST_FALLBACK for
-   anything else (the caller then decodes the whole chunk, with every check). */
-static int decode_rows(void *dctx, const char *src, size_t len, char *dst, size_t nbytes, size_t want) {
-    if (!Z.dctx_reset || !Z.decompress_stream || want == 0) return ST_FALLBACK;
-    if (zstd_framing(src, len, nbytes) != (unsigned long long)nbytes || (src[4] & 0x04)) return ST_FALLBACK;
-    if (Z.is_error(Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY))) return ST_FALLBACK;
-    zstd_in in = {src, len, 0};
-    zstd_out out = {dst, want, 0};
-    while (out.pos < want) {
-        size_t r = Z.decompress_stream(dctx, &out, &in);
-        if (Z.is_error(r)) {
-            Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY);
-            return ST_FALLBACK;
-        }
-        if (r == 0 || (in.pos == in.size && out.pos < want)) break; /* the frame ended early */
-    }
-    Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY);
-    return out.pos == want ? ST_OK : ST_FALLBACK;
-}
-
 /* Decode one stored chunk (rbuf, rlen) into its block of the output. */
 static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **scratch, size_t *scap, char *out, int ndim,
                  const Py_ssize_t *cshape, const Py_ssize_t *oshape, const long long *s, Py_ssize_t itemsize, size_t nbytes) {
@@ -373,10 +340,9 @@ static int place(int codec, void *dctx, const char *rbuf, size_t rlen, char **sc
         return ST_OK;
     }
     if (grow(scratch, scap, nbytes) < 0) return ST_FALLBACK;
-    int r = ST_FALLBACK;
-    if (4 * s[1] <= 3 * cshape[0]) /* the block needs only the leading rows: decode just those */
-        r = decode_rows(dctx, rbuf, rlen, *scratch, nbytes, (size_t)s[1] * (nbytes / (size_t)cshape[0]));
-    if (r != ST_OK) r = decode(codec, dctx, rbuf, rlen, *scratch, nbytes);
+    /* always the whole frame, even when the block needs only leading rows: a prefix would not see
+       damage in the blocks after it (the Python path and zarr-python refuse such a chunk) */
+    int r = decode(codec, dctx, rbuf, rlen, *scratch, nbytes);
     if (r == ST_OK) copy_block(*scratch, out, ndim, cshape, oshape, s, itemsize);
     return r;
 }
@@ -984,6 +950,21 @@ static PyObject *zstd_error(const char *what, size_t code) {
     return PyErr_Format(PyExc_ValueError, "zstd %s error: %s", what, Z.error_name(code));
 }
 
+/* `src` is exactly one zstd frame (its magic number; not truncated; nothing after it). */
+static int one_frame(const Py_buffer *src) {
+    const unsigned char *p = src->buf;
+    if (src->len < 6 || ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24) != ZSTD_MAGIC)
+        return 0;
+    size_t n = Z.find_frame_compressed_size(src->buf, (size_t)src->len);
+    return !Z.is_error(n) && n == (size_t)src->len;
+}
+
+static PyObject *not_one_frame(Py_buffer *src, Py_buffer *dst) {
+    PyBuffer_Release(src);
+    PyBuffer_Release(dst);
+    return PyErr_Format(PyExc_ValueError, "zstd decompression error: not exactly one zstd frame");
+}
+
 static int writable(PyObject *obj, Py_buffer *buf) {
     if (PyObject_GetBuffer(obj, buf, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
     return 0;
@@ -991,7 +972,7 @@ static int writable(PyObject *obj, Py_buffer *buf) {
 
 PyDoc_STRVAR(zstd_decompress_doc,
              "zstd_decompress(src, dst) -> int\n\n"
-             "Decode the zstd frame(s) in ``src`` into the writable buffer ``dst`` in one call; returns the bytes written.\n"
+             "Decode ``src``, exactly one zstd frame, into the writable buffer ``dst`` in one call; returns the bytes written.\n"
              "ValueError when the data is corrupt or decodes to more than ``len(dst)`` bytes.");
 
 static PyObject *zstd_decompress(PyObject *self, PyObject *args) {
@@ -1005,6 +986,7 @@ static PyObject *zstd_decompress(PyObject *self, PyObject *args) {
         PyBuffer_Release(&src);
         return NULL;
     }
+    if (!one_frame(&src)) return not_one_frame(&src, &dst);
     size_t n = 0;
     int nomem = 0;
     Py_BEGIN_ALLOW_THREADS;
@@ -1025,7 +1007,7 @@ static PyObject *zstd_decompress(PyObject *self, PyObject *args) {
 
 PyDoc_STRVAR(zstd_stream_doc,
              "zstd_stream(src, dst) -> int\n\n"
-             "Decode the zstd frame in ``src`` as a stream into the writable buffer ``dst`` until ``dst`` is full or the\n"
+             "Decode ``src``, exactly one zstd frame, as a stream into the writable buffer ``dst`` until ``dst`` is full or the\n"
              "frame ends; returns the bytes written. Used for a chunk's leading bytes, and for frames that do not state\n"
              "their size (``dst`` is then one byte more than allowed, so a full ``dst`` means too much). The window is\n"
              "limited to zstd's default (2**27 bytes). ValueError when the data is corrupt.");
@@ -1041,15 +1023,19 @@ static PyObject *zstd_stream(PyObject *self, PyObject *args) {
         PyBuffer_Release(&src);
         return NULL;
     }
+    if (!one_frame(&src)) return not_one_frame(&src, &dst);
     size_t err = 0;
     int nomem = 0;
     zstd_in in = {src.buf, (size_t)src.len, 0};
     zstd_out out = {dst.buf, (size_t)dst.len, 0};
     Py_BEGIN_ALLOW_THREADS;
-    void *dctx = thread_dctx();
+    /* a new context for each stream: a reused one keeps the history buffer of earlier (larger)
+       windows, and matches reaching past this frame's declared window would then decode or not
+       depending on what the thread decoded before (a new one refuses them, as numcodecs does) */
+    void *dctx = Z.create_dctx();
     if (!dctx)
         nomem = 1;
-    else if (!Z.is_error(err = Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY))) {
+    else {
         while (out.pos < out.size) {
             size_t r = Z.decompress_stream(dctx, &out, &in);
             if (Z.is_error(r)) {
@@ -1058,8 +1044,7 @@ static PyObject *zstd_stream(PyObject *self, PyObject *args) {
             }
             if (r == 0 || (in.pos == in.size && out.pos < out.size)) break; /* the frame ended (or is truncated) */
         }
-        Z.dctx_reset(dctx, ZSTD_RESET_SESSION_ONLY);
-        trim_bufs(my_ctx());
+        Z.free_dctx(dctx);
     }
     Py_END_ALLOW_THREADS;
     PyBuffer_Release(&src);

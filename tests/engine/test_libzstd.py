@@ -116,6 +116,17 @@ def test_damaged_frames_are_refused_by_both_backends_alike(monkeypatch):
     assert any(o[0] == "error" for o in bound[1:]) and any(o[0] == "ok" for o in bound[1:])
 
 
+def test_anything_but_exactly_one_frame_is_refused(backend):
+    """Both backends take exactly one frame: not two, not a skippable frame, not trailing bytes,
+    not nothing (the two libraries' own calls differ on each of these)."""
+    one = zstandard.ZstdCompressor().compress(b"abc" * 10)
+    skippable = (0x184D2A50).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"xyz"
+    for src in (one + one, skippable + one, one + skippable, one + b"\0", one[:-1], b"", skippable):
+        for fn in (libzstd.decompress, libzstd.stream):
+            with pytest.raises(ValueError, match="zstd"):
+                fn(src, bytearray(100))
+
+
 def test_a_stream_without_a_size_is_bounded_by_the_chunk(backend):
     """A 785-byte frame without a content size that inflates to 100 MB: refused after at most
     one byte more than the chunk holds, whatever it claims."""
@@ -149,3 +160,18 @@ def test_arrays_written_by_one_backend_are_read_by_the_other(tmp_path, monkeypat
     b = exzarr.open(str(tmp_path / "a"))
     np.testing.assert_array_equal(b[...], data)
     np.testing.assert_array_equal(b[3:20, 5:7], data[3:20, 5:7])
+
+
+def test_a_window_lie_is_refused_whatever_the_thread_decoded_before(backend):
+    """A frame without a content size declaring a 128 KiB window while its matches reach 300 KB
+    back: refused, also right after a stream with a larger window was decoded on this thread (a
+    reused context kept that history buffer and decoded the lie)."""
+    data = np.random.default_rng(5).integers(0, 256, size=300_000, dtype=np.uint8).tobytes() * 4
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=21, write_content_size=0)
+    honest = zstandard.ZstdCompressor(compression_params=params).compress(data)
+    lie = bytearray(honest)
+    lie[5] = (17 - 10) << 3  # the window descriptor now says 2**17 bytes
+    for _ in range(2):
+        assert bytes(bounded_zstd(honest, Expect(None, 2**62))) == data
+        with pytest.raises(ValueError, match="(?i)corrupt"):
+            bounded_zstd(bytes(lie), Expect(None, 2**62))

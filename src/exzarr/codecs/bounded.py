@@ -86,34 +86,8 @@ def frame_content_size(data: Buffer) -> int:
         raise ValueError(f"not a zstd frame ({exc})") from None
 
 
-_ZSTD_MAGIC = 0xFD2FB528
-
-
-def zstd_frame_size(mv: memoryview) -> int:
-    """The length of the zstd frame at the start of ``mv``, walked block header by block header.
-
-    A chunk is one frame and nothing after it: bytes after a frame that states its size would
-    otherwise be ignored by a one-shot decompress (numcodecs refuses them), and a corrupt block
-    header that ends the frame early would go unnoticed."""
-    if len(mv) < 6 or int.from_bytes(mv[:4], "little") != _ZSTD_MAGIC:
-        raise ValueError("not a zstd frame (bad magic number)")
-    fhd = mv[4]
-    pos = zstandard.frame_header_size(mv[:18])
-    while True:
-        if pos + 3 > len(mv):
-            raise ValueError("zstd frame is truncated inside a block header")
-        b = int.from_bytes(mv[pos : pos + 3], "little")
-        last, btype, bsize = b & 1, (b >> 1) & 3, b >> 3
-        if btype == 3:
-            raise ValueError("zstd frame has a reserved block type")
-        pos += 3 + (1 if btype == 1 else bsize)
-        if last:
-            break
-    if fhd & 0x04:  # content checksum
-        pos += 4
-    if pos > len(mv):
-        raise ValueError(f"zstd frame is truncated ({len(mv)} of {pos} bytes)")
-    return pos
+#: the length of the zstd frame at the start of a buffer (block headers walked)
+zstd_frame_size = libzstd.frame_size
 
 
 def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
@@ -150,7 +124,7 @@ def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
             break
         size = min(cap, 4 * size)
     expect.check(n, "zstd stream")
-    return into(dest[:n], out)
+    return into(dest[:n], out) if out is not None else dest[:n].copy()  # (not a view keeping the spare room)
 
 
 # ----------------------------------------------------------------------------- blosc

@@ -37,7 +37,7 @@ try:
 except ImportError:  # pragma: no cover - built by `pip install` wherever a C compiler is present
     _native = None
 
-__all__ = ["BOUND", "LIBRARY", "MIN_VERSION", "compress", "decompress", "stream"]
+__all__ = ["BOUND", "LIBRARY", "MIN_VERSION", "compress", "decompress", "frame_size", "stream"]
 
 #: the libzstd functions the C module calls (exzarr._native.use_zstd)
 FUNCTIONS = ("ZSTD_createDCtx", "ZSTD_freeDCtx", "ZSTD_decompressDCtx", "ZSTD_isError", "ZSTD_getFrameContentSize",
@@ -126,11 +126,53 @@ def _dctx() -> Any:
     return d
 
 
+_MAGIC = 0xFD2FB528
+
+
+def frame_size(mv: memoryview) -> int:
+    """The length of the zstd frame at the start of ``mv``, walked block header by block header.
+
+    A chunk is one frame and nothing after it: bytes after a frame that states its size would
+    otherwise be ignored by a one-shot decompress (numcodecs refuses them), and a corrupt block
+    header that ends the frame early would go unnoticed."""
+    if len(mv) < 6 or int.from_bytes(mv[:4], "little") != _MAGIC:
+        raise ValueError("not a zstd frame (bad magic number)")
+    fhd = mv[4]
+    try:
+        pos = zstandard.frame_header_size(mv[:18])
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"not a zstd frame ({exc})") from None
+    while True:
+        if pos + 3 > len(mv):
+            raise ValueError("zstd frame is truncated inside a block header")
+        b = int.from_bytes(mv[pos : pos + 3], "little")
+        last, btype, bsize = b & 1, (b >> 1) & 3, b >> 3
+        if btype == 3:
+            raise ValueError("zstd frame has a reserved block type")
+        pos += 3 + (1 if btype == 1 else bsize)
+        if last:
+            break
+    if fhd & 0x04:  # content checksum
+        pos += 4
+    if pos > len(mv):
+        raise ValueError(f"zstd frame is truncated ({len(mv)} of {pos} bytes)")
+    return pos
+
+
+def _one_frame(src: Any) -> memoryview:
+    mv = memoryview(src).cast("B")
+    if frame_size(mv) != len(mv):
+        raise ValueError("zstd decompression error: bytes after the frame")
+    return mv
+
+
 def decompress(src: Any, dst: Any) -> int:
-    """Decode the frame in ``src`` into the writable buffer ``dst`` in one call; the bytes written.
-    ValueError when the frame is corrupt or decodes to more than ``len(dst)`` bytes."""
+    """Decode ``src``, exactly one zstd frame, into the writable buffer ``dst`` in one call; the
+    bytes written. ValueError when ``src`` is not one frame, is corrupt, or decodes to more than
+    ``len(dst)`` bytes."""
     if BOUND:
         return _native.zstd_decompress(src, dst)
+    src = _one_frame(src)
     out = memoryview(dst).cast("B")
     try:
         res = _dctx().decompress(src, max_output_size=len(out))
@@ -143,14 +185,17 @@ def decompress(src: Any, dst: Any) -> int:
 
 
 def stream(src: Any, dst: Any) -> int:
-    """Decode the frame in ``src`` as a stream into ``dst`` until ``dst`` is full or the frame ends
-    (the window limited to 2**27 bytes, zstd's default); the bytes written."""
+    """Decode ``src``, exactly one zstd frame, as a stream into ``dst`` until ``dst`` is full or
+    the frame ends (the window limited to 2**27 bytes, zstd's default); the bytes written. Each
+    call has a new context, so matches reaching past the frame's declared window are refused
+    whatever was decoded before (a reused context keeps a larger history buffer)."""
     if BOUND:
         return _native.zstd_stream(src, dst)
+    src = _one_frame(src)
     out = memoryview(dst).cast("B")
     got = 0
     try:
-        with _dctx().stream_reader(src) as reader:
+        with zstandard.ZstdDecompressor().stream_reader(src) as reader:  # a new context, as in the C module
             while got < len(out):  # readinto may return short counts
                 n = reader.readinto(out[got:])
                 if not n:

@@ -18,7 +18,7 @@ import numpy as np
 from ..config import config
 from ..errors import MetadataError
 from .base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, ChunkSpec, Codec
-from .bounded import Expect, frame_content_size, view, zstd_frame_size
+from .bounded import Expect
 
 
 class CodecPipeline:
@@ -117,46 +117,25 @@ class CodecPipeline:
         return self.expects[-1].limit
 
     def _rows_decoder(self) -> Callable[[Buffer, int], np.ndarray] | None:
-        """``decode_rows(data, k)``: only the first ``k`` rows (along axis 0) of a chunk.
+        """``decode_rows(data, k)``: only the first ``k`` rows (along axis 0) of a chunk stored
+        without a compressor (C order: those rows are a prefix of its bytes, whose length is checked
+        whole), without copying the rest.
 
-        Chunks are stored in C order, so those rows are a prefix of the decoded bytes; with
-        zstd (a streaming format) or no compressor, only that prefix is decompressed. A read
-        that needs the top 30% of a chunk then costs about half a full decode."""
-        if self._fast is None or len(self._bb) > 1 or not self.spec.shape:
+        Compressed chunks are always decoded whole, zstd included although it streams: a prefix
+        never reaches the blocks after it (nor the frame checksum), so a chunk damaged past the rows
+        read would return them where a whole read, and zarr-python, refuse the chunk."""
+        if self._fast is None or self._bb or not self.spec.shape:
             return None
-        from . import libzstd
-        from .compressors import ZstdCodec, zstandard
-
         shape, nd = self.spec.shape, self.spec.dtype.numpy
         row_bytes = math.prod(shape[1:]) * nd.itemsize
-        if not self._bb:
 
-            def raw_rows(data: Buffer, k: int) -> np.ndarray:
-                buf = np.frombuffer(data, dtype=np.uint8)
-                if buf.size != math.prod(shape) * nd.itemsize:
-                    raise ValueError(f"expected {math.prod(shape) * nd.itemsize} bytes for a {shape} chunk, got {buf.size}")
-                return buf[: k * row_bytes].view(nd).reshape((k, *shape[1:]))
+        def raw_rows(data: Buffer, k: int) -> np.ndarray:
+            buf = np.frombuffer(data, dtype=np.uint8)
+            if buf.size != math.prod(shape) * nd.itemsize:
+                raise ValueError(f"expected {math.prod(shape) * nd.itemsize} bytes for a {shape} chunk, got {buf.size}")
+            return buf[: k * row_bytes].view(nd).reshape((k, *shape[1:]))
 
-            return raw_rows
-        impl = self._bb[0] if isinstance(self._bb[0], ZstdCodec) else getattr(self._bb[0], "codec", None)
-        zstd_ok = isinstance(impl, ZstdCodec) or getattr(impl, "codec_id", None) == "zstd"
-        if not zstd_ok or (zstandard is None and not libzstd.BOUND) or getattr(impl, "checksum", False):
-            return None  # a prefix never reaches the frame checksum: checksummed frames are decoded whole
-        full_bytes = math.prod(shape) * nd.itemsize
-        decode_all = self._fast
-
-        def zstd_rows(data: Buffer, k: int) -> np.ndarray:
-            mv = view(data)
-            if frame_content_size(mv) != full_bytes or zstd_frame_size(mv) != len(mv):
-                return decode_all(data)[:k]  # no, or a wrong, size or length: the checked whole decode
-            want = k * row_bytes
-            out = np.empty(want, dtype=np.uint8)
-            got = libzstd.stream(mv, out)
-            if got != want:
-                raise ValueError(f"zstd stream ended after {got} of the {want} bytes needed")
-            return out.view(nd).reshape((k, *shape[1:]))
-
-        return zstd_rows
+        return raw_rows
 
     def _fast_encoder(self) -> Callable[[np.ndarray], Buffer] | None:
         """Encoding for the same common chains as :meth:`_fast_decoder`: one contiguous byte

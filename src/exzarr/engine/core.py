@@ -10,7 +10,8 @@ shared pool (:mod:`exzarr.engine.executor`). Fast paths, each with a plain twin
 (``fast=False``) that the tests compare it against:
 
 - decode straight into the output when a whole chunk's destination is one contiguous block;
-- decode only the leading rows of a zstd or raw chunk when the read needs no more;
+- take only the leading rows of an uncompressed chunk when the read needs no more (compressed
+  chunks are decoded whole, so damage anywhere in one is refused as on the plain path);
 - read local raw or zstd chunks in C, a batch per call without the GIL (:mod:`exzarr.engine.native`),
   and encode and store wholly overwritten local chunks the same way;
 - serve decoded chunks from the cache;
