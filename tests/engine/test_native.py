@@ -9,6 +9,7 @@ all, to the ordinary path, so that errors are the same errors as without it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -584,6 +585,18 @@ def test_c_writes_are_read_by_zarr_python_and_a_fresh_interpreter(tmp_path, monk
         )
         assert out.result == {"digest": hashlib.sha256(x.tobytes()).hexdigest()}, out.stderr
     assert spy.calls == 5
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 65])
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_write_batches_are_spread_over_distant_parts(n, workers):
+    """Every batch once, and two consecutive ones never neighbours in the chunk order (when there
+    are more parts than one), so concurrent workers write into different directories."""
+    bounds = [(i, i + 1) for i in range(n)]
+    spread = native._spread(bounds, workers)
+    assert sorted(spread) == bounds
+    if workers > 1 and n >= 2 * workers:
+        assert all(abs(a[0] - b[0]) >= n // workers - 1 for a, b in itertools.pairwise(spread[:workers]))
 
 
 def test_c_writes_hold_the_chunk_locks(tmp_path, monkeypatch):

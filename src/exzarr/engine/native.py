@@ -24,6 +24,7 @@ does not write, go to the ordinary path.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -281,6 +282,16 @@ WRITE_BATCH = 8
 ST_FILL = 3
 
 
+def _spread(bounds: list[tuple[int, int]], workers: int) -> list[tuple[int, int]]:
+    """The batches in an order where consecutive ones come from ``workers`` distant parts of the
+    list, so workers pulling them in turn write into different chunk directories: creating and
+    renaming files takes the directory's lock, and two workers in the same directory waited on it
+    (a 64x64-chunk write took 625 ms in the chunk order, 548 ms spread)."""
+    n = len(bounds)
+    parts = [bounds[k * n // workers : (k + 1) * n // workers] for k in range(workers)]
+    return [b for group in itertools.zip_longest(*parts) for b in group if b is not None]
+
+
 def write_eligible(engine: ChunkEngine, sel: Any, val: np.ndarray) -> bool:
     """Whether :func:`write_local` can write the whole chunks of ``sel`` from ``val``."""
     from ..storage.local import LocalStore
@@ -346,6 +357,7 @@ def write_local(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: C
     left: list[list[Any]] = []
     bounds = [(i, min(i + WRITE_BATCH, len(mine))) for i in range(0, len(mine), WRITE_BATCH)]
     workers = max(1, min(len(bounds), conc, max(config.cpu_workers, store.write_concurrency)))
+    bounds = _spread(bounds, workers)
 
     def batch(b: tuple[int, int]) -> None:
         i, j = b
