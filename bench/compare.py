@@ -151,7 +151,7 @@ def libzstd_in_use() -> str:
     """Which libzstd exzarr decodes and encodes with (both its C loops and its Python path)."""
     from exzarr.codecs import libzstd
 
-    return libzstd.LIBRARY or "the zstandard package (no C module)"
+    return libzstd.LIBRARY or "the zstandard package (no libzstd bound to the C module)"
 
 
 def _timed(fn: Callable[[], object]) -> float:

@@ -12,7 +12,8 @@
  * checks are the ones of exzarr.codecs.bounded, made before the decoder sees a byte: the stored
  * size is at most `limit`, a raw chunk has exactly the chunk's size, a zstd chunk is one frame
  * (zstd's magic number, nothing after the frame) that states the chunk's size as its content
- * size (frames that state none go to the Python path), and the decoder writes at most the chunk's
+ * size (frames that state none, and chunks of several frames, which zarr-python also reads, go
+ * to the Python path), and the decoder writes at most the chunk's
  * size and must produce exactly it. A chunk is always decoded whole, even when only its leading
  * rows are read, so damage anywhere in it is found as on the Python path.
  *
@@ -942,9 +943,11 @@ done:
     return result;
 }
 
-/* ---- The Python path's zstd calls: the same library and per-thread contexts as the loops above,
-   so a chunk decodes (or fails) alike on both paths. Framing and size checks stay in
-   exzarr.codecs.bounded; these only run the decoder into a buffer the caller sized. */
+/* ---- The Python path's zstd calls: the same library as the loops above (one-shot decodes and
+   compression also on the same per-thread contexts; each stream decode on a new one), so a chunk
+   decodes (or fails) alike on both paths. The chunk's framing and sizes are checked in
+   exzarr.codecs.bounded; these check only that `src` is one whole frame, and run the decoder
+   into a buffer the caller sized. */
 
 static PyObject *zstd_error(const char *what, size_t code) {
     return PyErr_Format(PyExc_ValueError, "zstd %s error: %s", what, Z.error_name(code));
@@ -1008,9 +1011,9 @@ static PyObject *zstd_decompress(PyObject *self, PyObject *args) {
 PyDoc_STRVAR(zstd_stream_doc,
              "zstd_stream(src, dst) -> int\n\n"
              "Decode ``src``, exactly one zstd frame, as a stream into the writable buffer ``dst`` until ``dst`` is full or the\n"
-             "frame ends; returns the bytes written. Used for a chunk's leading bytes, and for frames that do not state\n"
-             "their size (``dst`` is then one byte more than allowed, so a full ``dst`` means too much). The window is\n"
-             "limited to zstd's default (2**27 bytes). ValueError when the data is corrupt.");
+             "frame ends; returns the bytes written. Used for frames that do not state their size: a full ``dst`` means the\n"
+             "frame may hold more. A new context each call; the window is limited to zstd's default (2**27 bytes).\n"
+             "ValueError when the data is corrupt.");
 
 static PyObject *zstd_stream(PyObject *self, PyObject *args) {
     (void)self;

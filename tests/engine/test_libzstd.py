@@ -175,3 +175,19 @@ def test_a_window_lie_is_refused_whatever_the_thread_decoded_before(backend):
         assert bytes(bounded_zstd(honest, Expect(None, 2**62))) == data
         with pytest.raises(ValueError, match="(?i)corrupt"):
             bounded_zstd(bytes(lie), Expect(None, 2**62))
+
+
+def test_several_frames_are_bounded_by_the_chunk_together(backend):
+    """Frames of one chunk are decoded in turn, each within what the chunk may still hold: two
+    frames that each fit but together do not are refused, sized or not."""
+    sized = zstandard.ZstdCompressor().compress(bytes(3000))
+    unsized = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(3000))
+    for a, b in ((sized, sized), (sized, unsized), (unsized, unsized)):
+        assert bytes(bounded_zstd(a + b, Expect(6000, 6000))) == bytes(6000)
+        with pytest.raises(ValueError, match="more than"):
+            bounded_zstd(a + b, Expect(None, 5000))
+        with pytest.raises(ValueError, match="more than the 2000"):
+            bounded_zstd(a + b, Expect(5000, 6000))
+    bomb = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(50_000_000))
+    with pytest.raises(ValueError, match="more than"):
+        bounded_zstd(sized + bomb, Expect(None, 10_000))

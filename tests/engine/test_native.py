@@ -194,7 +194,8 @@ RAW = CHUNK.tobytes()
 HOSTILE = {
     "truncated frame": lambda: _frame(RAW)[:-5],
     "bytes after the frame": lambda: _frame(RAW) + b"\0\0\0\0",
-    "two frames": lambda: _frame(RAW[:64]) + _frame(RAW[64:]),
+    "two frames, then bytes": lambda: _frame(RAW[:64]) + _frame(RAW[64:]) + b"\0",
+    "two frames, too long": lambda: _frame(RAW[:64]) + _frame(RAW[64:] + b"12345678"),
     "content size too small": lambda: _frame(RAW[:120]),
     "content size too large": lambda: _frame(RAW + RAW[:8]),
     "no content size, too long": lambda: _frame(RAW + RAW[:8], write_content_size=False),
@@ -227,6 +228,34 @@ def test_hostile_zstd_chunks_fail_as_on_the_plain_path(tmp_path, monkeypatch, ca
     assert fast[0] != "ok" and "c/1/0" in fast[1]
     assert spy.left == 1  # the other three chunks were decoded in C; the hostile one was left to Python
     assert np.array_equal(a[:4], np.arange(32).reshape(4, 8))  # the neighbours read fine
+
+
+SKIP = (0x184D2A50).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"xyz"
+MULTI = {
+    "two frames": lambda: _frame(RAW[:64]) + _frame(RAW[64:]),
+    "two frames without sizes": lambda: _frame(RAW[:40], write_content_size=False) + _frame(RAW[40:], write_content_size=False),
+    "frame, skippable frame": lambda: _frame(RAW) + SKIP,
+    "skippable frame, frame": lambda: SKIP + _frame(RAW),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MULTI))
+def test_chunks_of_several_frames_are_read_as_zarr_python_reads_them(tmp_path, monkeypatch, case):
+    """A chunk may hold several whole frames (zstd and skippable ones), as libzstd decodes them
+    and so numcodecs and zarr-python: the C loop leaves it to the Python path, which reads it."""
+    import zarr
+
+    blob = MULTI[case]()
+    assert bytes(numcodecs.Zstd().decode(blob)) == RAW
+    spy = Spy(monkeypatch)
+    a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="<f8", compressor="zstd")
+    a[...] = np.arange(64).reshape(8, 8)
+    (tmp_path / "a.zarr" / "c" / "1" / "0").write_bytes(blob)
+    exp = np.arange(64.0).reshape(8, 8)
+    exp[4:, :4] = CHUNK
+    assert np.array_equal(a[...], exp) and spy.left == 1
+    assert np.array_equal(plain(a).read(basic_selection(..., (8, 8), (4, 4))), exp)
+    assert np.array_equal(zarr.open_array(str(tmp_path / "a.zarr"), mode="r")[...], exp)
 
 
 def test_a_frame_without_content_size_is_read_by_both_paths(tmp_path, monkeypatch):

@@ -90,8 +90,40 @@ def frame_content_size(data: Buffer) -> int:
 zstd_frame_size = libzstd.frame_size
 
 
+def zstd_frames(mv: memoryview) -> list[tuple[int, int, int]]:
+    """``(start, end, stated size or -1)`` of each zstd frame of a chunk, whose bytes must be
+    whole frames and nothing else: zstd frames (at least one) and skippable frames (skipped), as
+    libzstd and so numcodecs decode them. Block headers are walked, so a truncated frame or
+    bytes after the last one are refused."""
+    frames = []
+    pos = 0
+    while pos < len(mv):
+        rest = mv[pos:]
+        if len(rest) >= 8 and int.from_bytes(rest[:4], "little") & 0xFFFFFFF0 == _ZSTD_SKIPPABLE:
+            skip = 8 + int.from_bytes(rest[4:8], "little")
+            if skip > len(rest):
+                raise ValueError(f"zstd chunk has a skippable frame of {skip} bytes in its last {len(rest)}")
+            pos += skip
+            continue
+        try:
+            end = zstd_frame_size(rest)
+        except ValueError as exc:
+            if frames:
+                raise ValueError(f"zstd chunk has {len(rest)} bytes after its frames that are not a frame ({exc})") from None
+            raise
+        frames.append((pos, pos + end, frame_content_size(rest[:end])))
+        pos += end
+    if not frames:
+        raise ValueError("zstd chunk holds no zstd frame")
+    return frames
+
+
+_ZSTD_SKIPPABLE = 0x184D2A50
+
+
 def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
-    """Exactly one zstd frame: its stated size and its length checked before it is decompressed."""
+    """The frames of a zstd chunk (usually one), each one's framing and stated size checked before
+    it is decompressed, their total bounded by ``expect``."""
     mv = view(data)
     if zstandard is None:  # pragma: no cover
         import numcodecs
@@ -99,13 +131,23 @@ def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
         res = numcodecs.Zstd().decode(mv)
         expect.check(len(view(res)), "zstd frame")
         return into(res, out)
-    size = frame_content_size(mv)
-    try:
-        end = zstd_frame_size(mv)
-    except zstandard.ZstdError as exc:
-        raise ValueError(f"not a zstd frame ({exc})") from None
-    if end != len(mv):
-        raise ValueError(f"zstd chunk has {len(mv) - end} bytes after its frame")
+    frames = zstd_frames(mv)
+    if len(frames) == 1:
+        start, end, size = frames[0]
+        return _zstd_frame(mv[start:end], size, expect, out)
+    parts, total = [], 0
+    for start, end, size in frames:  # each frame within what the chunk may still hold
+        left = Expect(None, expect.cap() - 1 - total)
+        part = np.frombuffer(_zstd_frame(mv[start:end], size, left, None), dtype=np.uint8)
+        parts.append(part)
+        total += part.size
+    expect.check(total, "zstd frames")
+    joined = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
+    return into(joined, out) if out is not None else joined
+
+
+def _zstd_frame(mv: memoryview, size: int, expect: Expect, out: np.ndarray | None) -> Buffer:
+    """One zstd frame whose framing was checked (``size``: its stated content size, or -1)."""
     if size >= 0:
         expect.check(size, "zstd frame (by its header)")
         direct = out is not None and out.flags.c_contiguous and out.nbytes == size

@@ -6,13 +6,15 @@ decodes frames that 1.5.6 and later refuse), and a fast path that returns values
 twin raises is the bug a storage library must not have. So one library is chosen here, once per
 process, and handed to the C module (``exzarr._native.use_zstd``); when that succeeds, the Python
 path also decodes and encodes through the C module (:func:`decompress`, :func:`stream`,
-:func:`compress`), with the same per-thread contexts as the C loops.
+:func:`compress`); one-shot decodes and compression on the same per-thread contexts as the C
+loops, each stream decode on a new context.
 
 Which library: the one inside numcodecs (the build zarr-python decodes with, so exzarr accepts
-and refuses what zarr-python does, and it includes zstd's assembly Huffman decoder, about 10%
-faster than the single-file build in the ``zstandard`` package); else the one inside
+and refuses what zarr-python does, and it includes zstd's assembly Huffman decoder: reads here were about 7%
+faster than with the single-file build in the ``zstandard`` package); else the one inside
 ``zstandard`` (its cffi backend). A library older than :data:`MIN_VERSION` is not used. When
-neither can be bound (no C module, or neither library exposes its functions), every zstd call
+neither can be bound (no C module, neither library exposes its functions, or both are older than
+:data:`MIN_VERSION`), every zstd call
 goes through the ``zstandard`` package and the C loops leave zstd chunks to the Python path.
 
 >>> from exzarr.codecs import libzstd
@@ -132,9 +134,9 @@ _MAGIC = 0xFD2FB528
 def frame_size(mv: memoryview) -> int:
     """The length of the zstd frame at the start of ``mv``, walked block header by block header.
 
-    A chunk is one frame and nothing after it: bytes after a frame that states its size would
-    otherwise be ignored by a one-shot decompress (numcodecs refuses them), and a corrupt block
-    header that ends the frame early would go unnoticed."""
+    Walking the blocks finds a truncated frame and a corrupt block header that ends the frame
+    early; the caller then knows exactly which bytes follow the frame (another frame, or bytes
+    that are not one and are refused)."""
     if len(mv) < 6 or int.from_bytes(mv[:4], "little") != _MAGIC:
         raise ValueError("not a zstd frame (bad magic number)")
     fhd = mv[4]

@@ -286,7 +286,7 @@ def _spread(bounds: list[tuple[int, int]], workers: int) -> list[tuple[int, int]
     """The batches in an order where consecutive ones come from ``workers`` distant parts of the
     list, so workers pulling them in turn write into different chunk directories: creating and
     renaming files takes the directory's lock, and two workers in the same directory waited on it
-    (a 64x64-chunk write took 625 ms in the chunk order, 548 ms spread)."""
+    (a 64x64-chunk write of 4096x4096 f8 took 625 ms in the chunk order, 490-539 ms spread)."""
     n = len(bounds)
     parts = [bounds[k * n // workers : (k + 1) * n // workers] for k in range(workers)]
     return [b for group in itertools.zip_longest(*parts) for b in group if b is not None]
