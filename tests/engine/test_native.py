@@ -616,6 +616,20 @@ def test_c_writes_are_read_by_zarr_python_and_a_fresh_interpreter(tmp_path, monk
     assert spy.calls == 5
 
 
+@given(n=st.integers(0, 20_000), conc=st.integers(1, 64))
+@settings(max_examples=200, deadline=None)
+def test_read_batches_cover_every_chunk_once_in_shrinking_sizes(n, conc):
+    """The C loops' batches: consecutive, non-empty, covering [0, n) exactly; no larger than 256
+    chunks nor than the one before; single chunks at the end, so the cores finish together."""
+    workers, bounds = native._batches(n, conc)
+    assert 1 <= workers <= max(1, min(conc, n))
+    assert [k for i, j in bounds for k in range(i, j)] == list(range(n))  # in order, each chunk once
+    sizes = [j - i for i, j in bounds]
+    assert all(1 <= s <= 256 for s in sizes) and sizes == sorted(sizes, reverse=True)
+    if n:
+        assert sizes[-1] == 1
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 65])
 @pytest.mark.parametrize("workers", [1, 2, 3, 8])
 def test_write_batches_are_spread_over_distant_parts(n, workers):

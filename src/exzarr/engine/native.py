@@ -125,10 +125,17 @@ def _blocks(sel: OrthogonalSelection) -> tuple[np.ndarray, np.ndarray, tuple[int
 
 
 def _batches(n: int, conc: int) -> tuple[int, list[tuple[int, int]]]:
-    """Workers, and batches of chunks ``[i, j)``: several per worker, so the cores finish together."""
+    """Workers, and batches of chunks ``[i, j)`` in shrinking sizes (each a share of what is left),
+    so the cores finish together: the workers pull them in order, and the last ones are single
+    chunks. With equal batches (n / 16 on two cores) one core idled for up to a batch at the end
+    (4-13 ms of a 256x256-chunk read of about 80 ms)."""
     workers = max(1, min(conc, config.cpu_workers, n))
-    size = max(1, min(256, math.ceil(n / (workers * 8))))
-    return workers, [(i, min(i + size, n)) for i in range(0, n, size)]
+    bounds, i = [], 0
+    while i < n:
+        size = max(1, min(256, (n - i) // (workers * 4)))
+        bounds.append((i, i + size))
+        i += size
+    return workers, bounds
 
 
 def _region(span: list[list[int]]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
