@@ -348,7 +348,7 @@ def lost_rows(tmp: Path, lines: list[str]) -> list[tuple[str, float, float, bool
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=9)
     args = ap.parse_args()
     from importlib.metadata import PackageNotFoundError, version
 
