@@ -1034,7 +1034,9 @@ static PyObject *zstd_stream(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS;
     /* a new context for each stream: a reused one keeps the history buffer of earlier (larger)
        windows, and matches reaching past this frame's declared window would then decode or not
-       depending on what the thread decoded before (a new one refuses them, as numcodecs does) */
+       depending on what the thread decoded before (a new one refuses them, as numcodecs does for
+       a chunk of one frame; in a chunk of several frames numcodecs' one stream keeps the earlier
+       frames' history and may accept such a frame, which exzarr refuses) */
     void *dctx = Z.create_dctx();
     if (!dctx)
         nomem = 1;
@@ -1055,6 +1057,135 @@ static PyObject *zstd_stream(PyObject *self, PyObject *args) {
     if (nomem) return PyErr_NoMemory();
     if (Z.is_error(err)) return zstd_error("decompression", err);
     return PyLong_FromSize_t(out.pos);
+}
+
+static uint32_t le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#define ZSTD_SKIPPABLE 0x184D2A50u
+#define ZSTD_SIZE_UNKNOWN (0ULL - 1)
+#define ZSTD_SIZE_ERROR (0ULL - 2)
+
+PyDoc_STRVAR(zstd_frames_doc,
+             "zstd_frames(src, dst) -> int\n\n"
+             "Decode ``src``, whole zstd frames and skippable frames (at least one zstd frame) and nothing else, into the\n"
+             "writable buffer ``dst``, each frame after the one before; returns the bytes written, or -1 when the frames\n"
+             "hold more than ``len(dst)`` bytes. A frame that states its size is checked against what is left of ``dst``\n"
+             "and decoded in one call; one that does not is decoded as a stream on one context per call, reset between\n"
+             "frames (the window limited to 2**27 bytes). ValueError when a frame is corrupt or the bytes are not whole\n"
+             "frames.");
+
+static PyObject *zstd_frames(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *src_obj, *dst_obj;
+    if (!PyArg_ParseTuple(args, "OO:zstd_frames", &src_obj, &dst_obj)) return NULL;
+    if (!zstd_bound) return PyErr_Format(PyExc_RuntimeError, "zstd_frames: no libzstd in use");
+    Py_buffer src, dst;
+    if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (writable(dst_obj, &dst) < 0) {
+        PyBuffer_Release(&src);
+        return NULL;
+    }
+    const unsigned char *p = src.buf;
+    size_t len = (size_t)src.len, cap = (size_t)dst.len, pos = 0, out = 0, rest = 0, code = 0, skip = 0;
+    unsigned long long stated = 0;
+    size_t nframes = 0;
+    enum { OK_, OVER, NOMEM, SKIP, NOT_FRAME, AFTER, NONE, CORRUPT, SIZE } why = OK_;
+    void *sctx = NULL;
+    Py_BEGIN_ALLOW_THREADS;
+    void *dctx = thread_dctx();
+    if (!dctx) why = NOMEM;
+    while (why == OK_ && pos < len) {
+        rest = len - pos;
+        const unsigned char *f = p + pos;
+        uint32_t magic = rest >= 4 ? le32(f) : 0;
+        if (rest >= 8 && (magic & 0xFFFFFFF0u) == ZSTD_SKIPPABLE) {
+            skip = (size_t)le32(f + 4) + 8;
+            if (skip > rest) why = SKIP;
+            else pos += skip;
+            continue;
+        }
+        size_t fsize = rest >= 6 && magic == ZSTD_MAGIC ? Z.find_frame_compressed_size(f, rest) : 0;
+        if (!fsize || Z.is_error(fsize)) { /* (fsize 0: not a frame's magic number) */
+            code = fsize;
+            why = nframes ? AFTER : NOT_FRAME;
+            break;
+        }
+        stated = Z.frame_content_size(f, fsize);
+        if (stated == ZSTD_SIZE_ERROR) {
+            why = nframes ? AFTER : NOT_FRAME;
+            break;
+        }
+        nframes++;
+        if (stated != ZSTD_SIZE_UNKNOWN) {
+            if (stated > cap - out) {
+                why = OVER;
+                break;
+            }
+            size_t r = Z.decompress_dctx(dctx, (char *)dst.buf + out, (size_t)stated, f, fsize);
+            if (Z.is_error(r)) {
+                code = r;
+                why = CORRUPT;
+            } else if (r != stated) {
+                code = r;
+                why = SIZE;
+            } else
+                out += r;
+        } else {
+            /* one stream context for the frames of this chunk (new for each chunk, reset between
+               its frames, so the outcome depends on this chunk alone): a new context per frame
+               allocated the declared window again for each (2 s per MiB of tiny frames declaring
+               2**27). As numcodecs' one stream, a frame may then use the history a larger
+               earlier frame of the chunk left (the Python walk of the fallback refuses that). */
+            if (sctx ? Z.is_error(Z.dctx_reset(sctx, ZSTD_RESET_SESSION_ONLY)) : !(sctx = Z.create_dctx())) {
+                why = NOMEM;
+                break;
+            }
+            zstd_in in = {f, fsize, 0};
+            zstd_out o = {(char *)dst.buf + out, cap - out, 0};
+            size_t r; /* (at least one call: an empty frame decodes to nothing, even when no room is left) */
+            do
+                r = Z.decompress_stream(sctx, &o, &in);
+            while (!Z.is_error(r) && r != 0 && in.pos < in.size && o.pos < o.size);
+            if (Z.is_error(r)) {
+                code = r;
+                why = CORRUPT;
+            } else if (r != 0) /* the output is full before the frame ends (or the frame stops short) */
+                why = o.pos == o.size ? OVER : CORRUPT;
+            else
+                out += o.pos;
+        }
+        pos += fsize;
+    }
+    if (why == OK_ && !nframes) why = NONE;
+    if (sctx) Z.free_dctx(sctx);
+    trim_bufs(my_ctx());
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    switch (why) {
+    case OK_:
+        return PyLong_FromSize_t(out);
+    case OVER:
+        return PyLong_FromLong(-1);
+    case NOMEM:
+        return PyErr_NoMemory();
+    case SKIP:
+        return PyErr_Format(PyExc_ValueError, "zstd chunk has a skippable frame of %zu bytes in its last %zu", skip, rest);
+    case NOT_FRAME:
+        return PyErr_Format(PyExc_ValueError, "not a zstd frame (%s)",
+                            code && Z.is_error(code) ? Z.error_name(code) : "bad magic number or header");
+    case AFTER:
+        return PyErr_Format(PyExc_ValueError, "zstd chunk has %zu bytes after its frames that are not a frame", rest);
+    case NONE:
+        return PyErr_Format(PyExc_ValueError, "zstd chunk holds no zstd frame");
+    case SIZE:
+        return PyErr_Format(PyExc_ValueError, "zstd frame at byte %zu decodes to %zu bytes, its header says %llu", pos,
+                            code, stated);
+    default:
+        return PyErr_Format(PyExc_ValueError, "zstd decompression error: %s (frame at byte %zu)", Z.error_name(code), pos);
+    }
 }
 
 PyDoc_STRVAR(zstd_compress_doc,
@@ -1106,6 +1237,7 @@ static PyMethodDef methods[] = {
     {"encode_chunks", encode_chunks, METH_VARARGS, encode_chunks_doc},
     {"zstd_decompress", zstd_decompress, METH_VARARGS, zstd_decompress_doc},
     {"zstd_stream", zstd_stream, METH_VARARGS, zstd_stream_doc},
+    {"zstd_frames", zstd_frames, METH_VARARGS, zstd_frames_doc},
     {"zstd_compress", zstd_compress, METH_VARARGS, zstd_compress_doc},
     {NULL, NULL, 0, NULL},
 };

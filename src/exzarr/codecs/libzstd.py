@@ -177,7 +177,13 @@ def decompress(src: Any, dst: Any) -> int:
     src = _one_frame(src)
     out = memoryview(dst).cast("B")
     try:
-        res = _dctx().decompress(src, max_output_size=len(out))
+        if zstandard.frame_content_size(src) == 0:
+            # the package returns b"" for a frame stating 0 bytes without decoding its blocks:
+            # decode them (a frame of garbage blocks is refused, as libzstd refuses it)
+            with zstandard.ZstdDecompressor().stream_reader(src) as reader:
+                res = reader.read(1)
+        else:
+            res = _dctx().decompress(src, max_output_size=len(out))
     except zstandard.ZstdError as exc:
         raise ValueError(f"zstd decompression error: {exc}") from None
     if len(res) > len(out):
@@ -206,6 +212,15 @@ def stream(src: Any, dst: Any) -> int:
     except zstandard.ZstdError as exc:
         raise ValueError(f"zstd decompression error: {exc}") from None
     return got
+
+
+def frames(src: Any, dst: Any) -> int:
+    """Decode ``src``, whole zstd and skippable frames (at least one zstd frame), into ``dst``
+    one after the other; the bytes written, or -1 when they hold more than ``len(dst)``. Only
+    with the bound library (:data:`BOUND`): the fallback walks the frames in Python
+    (:func:`exzarr.codecs.bounded.zstd`). ValueError when a frame is corrupt or the bytes are not
+    whole frames."""
+    return _native.zstd_frames(src, dst)
 
 
 def compress(src: Any, level: int, checksum: bool) -> bytes:
