@@ -968,8 +968,20 @@ static PyObject *not_one_frame(Py_buffer *src, Py_buffer *dst) {
     return PyErr_Format(PyExc_ValueError, "zstd decompression error: not exactly one zstd frame");
 }
 
-static int writable(PyObject *obj, Py_buffer *buf) {
-    if (PyObject_GetBuffer(obj, buf, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
+/* The (src, dst) arguments of the functions below: a contiguous source and a writable contiguous
+   destination, with a libzstd bound; -1 with an exception set otherwise (nothing left to release). */
+static int zstd_args(PyObject *args, const char *fmt, const char *name, Py_buffer *src, Py_buffer *dst) {
+    PyObject *src_obj, *dst_obj;
+    if (!PyArg_ParseTuple(args, fmt, &src_obj, &dst_obj)) return -1;
+    if (!zstd_bound) {
+        PyErr_Format(PyExc_RuntimeError, "%s: no libzstd in use", name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(src_obj, src, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (PyObject_GetBuffer(dst_obj, dst, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(src);
+        return -1;
+    }
     return 0;
 }
 
@@ -980,15 +992,8 @@ PyDoc_STRVAR(zstd_decompress_doc,
 
 static PyObject *zstd_decompress(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *src_obj, *dst_obj;
-    if (!PyArg_ParseTuple(args, "OO:zstd_decompress", &src_obj, &dst_obj)) return NULL;
-    if (!zstd_bound) return PyErr_Format(PyExc_RuntimeError, "zstd_decompress: no libzstd in use");
     Py_buffer src, dst;
-    if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (writable(dst_obj, &dst) < 0) {
-        PyBuffer_Release(&src);
-        return NULL;
-    }
+    if (zstd_args(args, "OO:zstd_decompress", "zstd_decompress", &src, &dst) < 0) return NULL;
     if (!one_frame(&src)) return not_one_frame(&src, &dst);
     size_t n = 0;
     int nomem = 0;
@@ -1017,15 +1022,8 @@ PyDoc_STRVAR(zstd_stream_doc,
 
 static PyObject *zstd_stream(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *src_obj, *dst_obj;
-    if (!PyArg_ParseTuple(args, "OO:zstd_stream", &src_obj, &dst_obj)) return NULL;
-    if (!zstd_bound) return PyErr_Format(PyExc_RuntimeError, "zstd_stream: no libzstd in use");
     Py_buffer src, dst;
-    if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (writable(dst_obj, &dst) < 0) {
-        PyBuffer_Release(&src);
-        return NULL;
-    }
+    if (zstd_args(args, "OO:zstd_stream", "zstd_stream", &src, &dst) < 0) return NULL;
     if (!one_frame(&src)) return not_one_frame(&src, &dst);
     size_t err = 0;
     int nomem = 0;
@@ -1078,15 +1076,8 @@ PyDoc_STRVAR(zstd_frames_doc,
 
 static PyObject *zstd_frames(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *src_obj, *dst_obj;
-    if (!PyArg_ParseTuple(args, "OO:zstd_frames", &src_obj, &dst_obj)) return NULL;
-    if (!zstd_bound) return PyErr_Format(PyExc_RuntimeError, "zstd_frames: no libzstd in use");
     Py_buffer src, dst;
-    if (PyObject_GetBuffer(src_obj, &src, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (writable(dst_obj, &dst) < 0) {
-        PyBuffer_Release(&src);
-        return NULL;
-    }
+    if (zstd_args(args, "OO:zstd_frames", "zstd_frames", &src, &dst) < 0) return NULL;
     const unsigned char *p = src.buf;
     size_t len = (size_t)src.len, cap = (size_t)dst.len, pos = 0, out = 0, rest = 0, code = 0, skip = 0;
     unsigned long long stated = 0;
