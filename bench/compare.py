@@ -138,8 +138,6 @@ class DecodeLimit:
     :func:`big_workloads`): measured minutes apart, the floor and the reads met different moments
     of a noisy machine (once 66 ms against reads that matched it when run side by side)."""
 
-    name = "decode limit"
-
     def __init__(self, tmp: Path, layout: str, shape: tuple[int, ...]) -> None:
         from concurrent.futures import ThreadPoolExecutor
 

@@ -260,15 +260,18 @@ static int read_file(const char *path, int oflags, long long limit, char **buf, 
     return ST_OK;
 }
 
+/* A little-endian 32-bit number (zstd's magic numbers and sizes). */
+static uint32_t le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 /* The framing checks every zstd chunk passes before a decoder sees it: one frame (zstd's magic
    number, nothing after the frame, not truncated) that states its content size, `nbytes`. A frame
    without one (a stream) is left to the Python path, which decodes it as a stream within its
    declared window as zarr-python does (a one-shot decode would let matches reach past it). */
 static int zstd_framing(const char *src, size_t len, size_t nbytes) {
     if (len < 6) return 0;
-    uint32_t magic = (uint32_t)(unsigned char)src[0] | (uint32_t)(unsigned char)src[1] << 8 |
-                     (uint32_t)(unsigned char)src[2] << 16 | (uint32_t)(unsigned char)src[3] << 24;
-    if (magic != ZSTD_MAGIC) return 0;
+    if (le32((const unsigned char *)src) != ZSTD_MAGIC) return 0;
     if (Z.frame_content_size(src, len) != (unsigned long long)nbytes) return 0; /* unknown, wrong or an error */
     size_t frame = Z.find_frame_compressed_size(src, len);
     return !Z.is_error(frame) && frame == len; /* no bytes after the frame, not truncated */
@@ -944,7 +947,8 @@ done:
 }
 
 /* ---- The Python path's zstd calls: the same library as the loops above (one-shot decodes and
-   compression also on the same per-thread contexts; each stream decode on a new one), so a chunk
+   compression also on the same per-thread contexts; a stream decode on a context of its own:
+   zstd_stream a new one per frame, zstd_frames one per chunk of several frames), so a chunk
    decodes (or fails) alike on both paths. The chunk's framing and sizes are checked in
    exzarr.codecs.bounded; these check only that `src` is one whole frame, and run the decoder
    into a buffer the caller sized. */
@@ -955,8 +959,7 @@ static PyObject *zstd_error(const char *what, size_t code) {
 
 /* `src` is exactly one zstd frame (its magic number; not truncated; nothing after it). */
 static int one_frame(const Py_buffer *src) {
-    const unsigned char *p = src->buf;
-    if (src->len < 6 || ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24) != ZSTD_MAGIC)
+    if (src->len < 6 || le32(src->buf) != ZSTD_MAGIC)
         return 0;
     size_t n = Z.find_frame_compressed_size(src->buf, (size_t)src->len);
     return !Z.is_error(n) && n == (size_t)src->len;
@@ -1033,8 +1036,8 @@ static PyObject *zstd_stream(PyObject *self, PyObject *args) {
     /* a new context for each stream: a reused one keeps the history buffer of earlier (larger)
        windows, and matches reaching past this frame's declared window would then decode or not
        depending on what the thread decoded before (a new one refuses them, as numcodecs does for
-       a chunk of one frame; in a chunk of several frames numcodecs' one stream keeps the earlier
-       frames' history and may accept such a frame, which exzarr refuses) */
+       a chunk of one frame; zstd_frames keeps one context per chunk of several frames, as
+       numcodecs' one stream does) */
     void *dctx = Z.create_dctx();
     if (!dctx)
         nomem = 1;
@@ -1055,10 +1058,6 @@ static PyObject *zstd_stream(PyObject *self, PyObject *args) {
     if (nomem) return PyErr_NoMemory();
     if (Z.is_error(err)) return zstd_error("decompression", err);
     return PyLong_FromSize_t(out.pos);
-}
-
-static uint32_t le32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 #define ZSTD_SKIPPABLE 0x184D2A50u
@@ -1082,7 +1081,7 @@ static PyObject *zstd_frames(PyObject *self, PyObject *args) {
     size_t len = (size_t)src.len, cap = (size_t)dst.len, pos = 0, out = 0, rest = 0, code = 0, skip = 0;
     unsigned long long stated = 0;
     size_t nframes = 0;
-    enum { OK_, OVER, NOMEM, SKIP, NOT_FRAME, AFTER, NONE, CORRUPT, SIZE } why = OK_;
+    enum { OK_, OVER, NOMEM, SKIP, NOT_FRAME, AFTER, NONE, CORRUPT, SIZE, SHORT } why = OK_;
     void *sctx = NULL;
     Py_BEGIN_ALLOW_THREADS;
     void *dctx = thread_dctx();
@@ -1123,6 +1122,7 @@ static PyObject *zstd_frames(PyObject *self, PyObject *args) {
                 why = SIZE;
             } else
                 out += r;
+            if (why != OK_) break; /* (pos stays at the frame at fault) */
         } else {
             /* one stream context for the frames of this chunk (new for each chunk, reset between
                its frames, so the outcome depends on this chunk alone): a new context per frame
@@ -1142,10 +1142,11 @@ static PyObject *zstd_frames(PyObject *self, PyObject *args) {
             if (Z.is_error(r)) {
                 code = r;
                 why = CORRUPT;
-            } else if (r != 0) /* the output is full before the frame ends (or the frame stops short) */
-                why = o.pos == o.size ? OVER : CORRUPT;
+            } else if (r != 0) /* the output is full before the frame ends, or the frame stops short */
+                why = o.pos == o.size ? OVER : SHORT;
             else
                 out += o.pos;
+            if (why != OK_) break;
         }
         pos += fsize;
     }
@@ -1171,6 +1172,8 @@ static PyObject *zstd_frames(PyObject *self, PyObject *args) {
         return PyErr_Format(PyExc_ValueError, "zstd chunk has %zu bytes after its frames that are not a frame", rest);
     case NONE:
         return PyErr_Format(PyExc_ValueError, "zstd chunk holds no zstd frame");
+    case SHORT:
+        return PyErr_Format(PyExc_ValueError, "zstd decompression error: the frame at byte %zu ends early", pos);
     case SIZE:
         return PyErr_Format(PyExc_ValueError, "zstd frame at byte %zu decodes to %zu bytes, its header says %llu", pos,
                             code, stated);

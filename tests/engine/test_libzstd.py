@@ -211,6 +211,10 @@ def test_a_frame_stating_no_bytes_is_decoded_not_trusted(backend):
         numcodecs.Zstd().decode(good + lie)
     with pytest.raises(ValueError):
         bounded_zstd(good + lie, Expect(len(data), len(data)))
+    damaged = bytearray(zstandard.ZstdCompressor().compress(data * 3))
+    damaged[-4] ^= 0x40
+    with pytest.raises(ValueError, match=f"at byte {len(good)}"):  # the frame at fault, named by its place
+        bounded_zstd(good + bytes(damaged) + good, Expect(None, 2**20))
     empty = zstandard.ZstdCompressor().compress(b"")
     assert libzstd.decompress(empty, bytearray(0)) == 0
     assert bytes(bounded_zstd(empty + good + empty, Expect(len(data), len(data)))) == data

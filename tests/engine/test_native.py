@@ -258,6 +258,27 @@ def test_chunks_of_several_frames_are_read_as_zarr_python_reads_them(tmp_path, m
     assert np.array_equal(zarr.open_array(str(tmp_path / "a.zarr"), mode="r")[...], exp)
 
 
+def test_a_fresh_interpreter_reads_chunks_of_several_frames(tmp_path):
+    """Every multi-frame layout in one array, read back by a new process (its own libzstd binding
+    and C walk of the frames): the values zarr-python reads."""
+    import zarr
+
+    exzarr.create(str(tmp_path / "a.zarr"), shape=(4 * len(MULTI), 4), chunks=(4, 4), dtype="<f8", compressor="zstd")
+    for k, case in enumerate(sorted(MULTI)):
+        (tmp_path / "a.zarr" / "c" / str(k) / "0").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "a.zarr" / "c" / str(k) / "0").write_bytes(MULTI[case]())
+    exp = np.tile(CHUNK, (len(MULTI), 1))
+    assert np.array_equal(zarr.open_array(str(tmp_path / "a.zarr"), mode="r")[...], exp)
+    out = run_isolated(
+        """
+        import hashlib, sys, exzarr
+        _report(digest=hashlib.sha256(exzarr.open_array(sys.argv[1])[...].tobytes()).hexdigest())
+        """,
+        args=(str(tmp_path / "a.zarr"),),
+    )
+    assert out.result == {"digest": hashlib.sha256(exp.tobytes()).hexdigest()}, out.stderr
+
+
 def test_a_frame_without_content_size_is_read_by_both_paths(tmp_path, monkeypatch):
     spy = Spy(monkeypatch)
     a = exzarr.create(str(tmp_path / "a.zarr"), shape=(8, 8), chunks=(4, 4), dtype="<f8", compressor="zstd")

@@ -142,14 +142,29 @@ def zstd(data: Buffer, expect: Expect, out: np.ndarray | None = None) -> Buffer:
     return _zstd_frames(mv, itertools.chain((first, second), frames), expect, out)
 
 
+def _several(mv: memoryview, expect: Expect) -> tuple[int, int, int]:
+    """``(allowed, cap, first size)`` of the buffer the frames of a chunk are decoded into: ``cap``
+    is one byte more than allowed (frames that fill it hold too much); the buffer has that size
+    when the metadata fixes the chunk's size, else it starts smaller and grows."""
+    allowed = expect.exact if expect.exact is not None else expect.limit
+    cap = allowed + 1
+    return allowed, cap, cap if expect.exact is not None else min(cap, max(2**20, 8 * len(mv)))
+
+
+def _decoded(buf: np.ndarray, n: int, out: np.ndarray | None) -> Buffer:
+    """The first ``n`` decoded bytes of ``buf``, copied into ``out`` if given; never a view that
+    keeps much spare room alive."""
+    if out is not None:
+        return into(buf[:n], out)
+    return buf[:n] if len(buf) - n <= 4096 else buf[:n].copy()
+
+
 def _zstd_frames_c(mv: memoryview, expect: Expect, out: np.ndarray | None) -> Buffer:
     """A chunk of several frames decoded by the C module in one call (the frames walked and
     checked there as :func:`_zstd_frames` walks them, about 100x faster on many tiny frames),
     into a buffer of the exact size when the metadata fixes it, else one grown (and the chunk
     decoded again) while the frames fill it."""
-    allowed = expect.exact if expect.exact is not None else expect.limit
-    cap = allowed + 1
-    size = cap if expect.exact is not None else min(cap, max(2**20, 8 * len(mv)))
+    allowed, cap, size = _several(mv, expect)
     while True:
         buf = np.empty(size, dtype=np.uint8)
         n = libzstd.frames(mv, buf)
@@ -159,9 +174,7 @@ def _zstd_frames_c(mv: memoryview, expect: Expect, out: np.ndarray | None) -> Bu
             raise ValueError(f"zstd chunk of several frames decodes to more than the {allowed} bytes a chunk can hold")
         size = min(cap, 4 * size)
     expect.check(n, "zstd chunk of several frames")
-    if out is not None:
-        return into(buf[:n], out)
-    return buf[:n] if size - n <= 4096 else buf[:n].copy()  # (not a view keeping much spare room)
+    return _decoded(buf, n, out)
 
 
 def _zstd_frames(mv: memoryview, frames: Iterator[tuple[int, int, int]], expect: Expect, out: np.ndarray | None) -> Buffer:
@@ -169,9 +182,8 @@ def _zstd_frames(mv: memoryview, frames: Iterator[tuple[int, int, int]], expect:
     chunk may still hold: memory stays within about twice what the chunk may hold however many
     frames there are (a buffer of the exact size when the metadata fixes it, else one grown while
     the frames fill it), and time grows with the stored bytes."""
-    allowed = expect.exact if expect.exact is not None else expect.limit
-    cap = allowed + 1  # one byte more than allowed: a stream that fills it holds too much
-    buf = np.empty(cap if expect.exact is not None else min(cap, max(2**20, 8 * len(mv))), dtype=np.uint8)
+    allowed, cap, size = _several(mv, expect)
+    buf = np.empty(size, dtype=np.uint8)
     pos = 0
 
     def room(n: int) -> None:  # at least n bytes from pos on (never past cap)
@@ -180,6 +192,12 @@ def _zstd_frames(mv: memoryview, frames: Iterator[tuple[int, int, int]], expect:
             grown = np.empty(min(cap, max(pos + n, 2 * len(buf))), dtype=np.uint8)
             grown[:pos] = buf[:pos]
             buf = grown
+
+    def run(decoder: Callable[[Any, Any], int], frame: memoryview, dest: np.ndarray, start: int) -> int:
+        try:
+            return decoder(frame, dest)
+        except ValueError as exc:  # the frame at fault named by its place, as the C walk names it
+            raise ValueError(f"{exc} (frame at byte {start})") from None
 
     for start, end, size in frames:
         frame = mv[start:end]
@@ -191,14 +209,14 @@ def _zstd_frames(mv: memoryview, frames: Iterator[tuple[int, int, int]], expect:
                     f"left of the {allowed} a chunk can hold"
                 )
             room(size)
-            n = libzstd.decompress(frame, buf[pos : pos + size])
+            n = run(libzstd.decompress, frame, buf[pos : pos + size], start)
             if n != size:
                 raise ValueError(f"zstd frame at byte {start} decodes to {n} bytes, its header says {size}")
         else:  # no stated size: a stream capped at what is left, the buffer grown while the stream fills it
             want = min(left + 1, max(2**16, 8 * len(frame)))
             while True:
                 room(want)
-                n = libzstd.stream(frame, buf[pos : pos + want])
+                n = run(libzstd.stream, frame, buf[pos : pos + want], start)
                 if n < want or want == left + 1:
                     break
                 want = min(left + 1, 4 * want)
@@ -208,9 +226,7 @@ def _zstd_frames(mv: memoryview, frames: Iterator[tuple[int, int, int]], expect:
                 )
         pos += n
     expect.check(pos, "zstd chunk of several frames")
-    if out is not None:
-        return into(buf[:pos], out)
-    return buf[:pos] if len(buf) - pos <= 4096 else buf[:pos].copy()  # (not a view keeping much spare room)
+    return _decoded(buf, pos, out)
 
 
 def _zstd_frame(mv: memoryview, size: int, expect: Expect, out: np.ndarray | None) -> Buffer:

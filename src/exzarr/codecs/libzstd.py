@@ -6,8 +6,9 @@ decodes frames that 1.5.6 and later refuse), and a fast path that returns values
 twin raises is the bug a storage library must not have. So one library is chosen here, once per
 process, and handed to the C module (``exzarr._native.use_zstd``); when that succeeds, the Python
 path also decodes and encodes through the C module (:func:`decompress`, :func:`stream`,
-:func:`compress`); one-shot decodes and compression on the same per-thread contexts as the C
-loops, each stream decode on a new context.
+:func:`compress`, and :func:`frames` for chunks of several frames); one-shot decodes and
+compression on the same per-thread contexts as the C loops, a stream decode on a context of its
+own (a new one per frame; one per chunk in :func:`frames`).
 
 Which library: the one inside numcodecs (the build zarr-python decodes with, so exzarr accepts
 and refuses what zarr-python does, and it includes zstd's assembly Huffman decoder: reads here were about 7%
