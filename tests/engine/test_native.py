@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import os
 import re
 import tempfile
@@ -759,6 +760,145 @@ def test_c_encoded_shards_equal_the_python_encoder_and_zarr_python_reads_them(tm
         )
         assert sorted(c.stored_chunks()) == sorted(py.stored_chunks()) and (0, 0) not in set(c.stored_chunks())
     assert len(calls) >= 3
+
+
+# ------------------------------------------------------------- whole shards written together
+
+
+def _files(root):
+    """Every stored file under ``root`` (relative path: bytes), lock and temporary files aside."""
+    out = {}
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            p = os.path.join(d, f)
+            out[os.path.relpath(p, root)] = open(p, "rb").read()
+    return out
+
+
+@SETTINGS
+@given(
+    sc=shapes_and_chunks(max_ndim=3, max_side=12),
+    factor=st.lists(st.integers(1, 3), min_size=3, max_size=3),
+    dtype=st.sampled_from(["f8", "<i2", "u1", "c8", "M8[s]"]),
+    compressor=st.sampled_from(COMPRESSORS),
+    write_empty=st.booleans(),
+    data=st.data(),
+)
+def test_whole_shards_written_together_equal_the_per_shard_path(monkeypatch, sc, factor, dtype, compressor, write_empty,
+                                                                data):  # fmt: skip
+    """write_shards (all whole shards of a write encoded in one run, each stored by the worker that
+    finishes it) against the per-shard path (ShardIO.encode under the CPU gate) on the same writes:
+    the same files byte for byte, the same values as NumPy, whole fill shards deleted alike."""
+    shape, chunks = sc
+    shards = tuple(c * f for c, f in zip(chunks, factor, strict=False))
+    spy = Spy(monkeypatch, "write_shards")
+    with tempfile.TemporaryDirectory() as root:
+        fill = None if dtype.startswith("M") else 7
+        arrays = []
+        for name in ("together", "per-shard"):
+            exzarr.create(f"{root}/{name}.zarr", shape=shape, chunks=chunks, shards=shards, dtype=dtype,
+                          compressor=compressor, fill_value=fill)  # fmt: skip
+            arrays.append(exzarr.open_array(f"{root}/{name}.zarr", mode="r+", write_empty_chunks=write_empty))
+        together, per_shard = arrays
+        ref = np.full(shape, together.fill_value, dtype=together.dtype)
+        for k in range(data.draw(st.integers(1, 3))):
+            sel = data.draw(basic_index(shape)) if data.draw(st.booleans()) else (...,)
+            v = values(np.shape(ref[sel]), together.dtype, k)
+            kind = data.draw(st.integers(0, 3))
+            if kind == 0:  # all fill: whole fill shards are deleted
+                v = np.full(np.shape(ref[sel]), together.fill_value, dtype=together.dtype)
+            elif kind == 1 and v.size:  # some inner chunks fill, others not
+                v.reshape(-1)[: v.size // 2] = np.asarray(together.fill_value, dtype=together.dtype)
+            ref[sel] = v
+            together[sel] = v
+            with monkeypatch.context() as m:
+                m.setattr(native, "write_shards", lambda engine, tasks, *rest: tasks)
+                per_shard[sel] = v
+        assert same(together[...], ref) and same(plain(together).read(basic_selection(..., shape, together.metadata.chunks)), ref)
+        assert same(per_shard[...], ref)
+        a, b = _files(f"{root}/together.zarr"), _files(f"{root}/per-shard.zarr")
+        assert a == b
+        assert not [f for f in a if ".exzarr-tmp" in f]
+        grid = [n // s for n, s in zip(shape, shards, strict=False)]
+        if shape and math.prod(grid) >= 2:  # two or more whole shards: written together
+            spy.left = 0
+            together[...] = values(shape, together.dtype, 9)
+            assert spy.calls > 0 and spy.left == math.prod(-(-n // s) for n, s in zip(shape, shards, strict=False)) - math.prod(
+                grid
+            )
+
+
+def test_whole_shards_written_together_are_read_by_zarr_python(tmp_path, monkeypatch):
+    import zarr
+
+    spy = Spy(monkeypatch, "write_shards")
+    x = np.random.default_rng(8).normal(size=(200, 130)).round(2)
+    x[:40, :60] = 3  # a whole shard of fill: not stored
+    for compressor in ["zstd", ("zstd", {"level": -2, "checksum": True}), None]:
+        path = str(tmp_path / f"{compressor}.zarr")
+        a = exzarr.create(path, shape=x.shape, chunks=(20, 20), shards=(40, 60), dtype="f8", compressor=compressor,
+                          fill_value=3)  # fmt: skip
+        a[...] = x
+        assert np.array_equal(zarr.open_array(path, mode="r")[...], x)
+        assert (0, 0) not in {idx[:2] for idx in a.stored_chunks()} and (2, 3) in set(a.stored_chunks())
+    assert spy.calls == 3 and spy.left == 3 * 5  # the 5 edge shards (column 2, row 5) went the ordinary way
+
+
+def test_shard_batches_cover_every_inner_chunk_once_shard_after_shard():
+    for shards, per_shard, workers in itertools.product([1, 2, 3, 16, 40], [1, 2, 7, 256, 1000], [1, 2, 3, 8]):
+        batches = native._shard_batches(shards, per_shard, workers)
+        assert [(k, c) for k, _, i, j in batches for c in range(i, j)] == [
+            (k, c) for k in range(shards) for c in range(per_shard)
+        ]
+        for k in range(shards):
+            assert [n for kk, n, _, _ in batches if kk == k] == list(range(sum(kk == k for kk, *_ in batches)))
+        sizes = [j - i for _, _, i, j in batches]
+        assert all(1 <= s <= 256 for s in sizes) and sizes[-1] == 1
+
+
+def test_whole_shards_written_together_hold_their_locks(tmp_path, monkeypatch):
+    from exzarr import _native
+    from exzarr.engine import locks
+
+    a = exzarr.create(str(tmp_path / "s.zarr"), shape=(64, 64), chunks=(8, 8), shards=(16, 32), dtype="f8",
+                      compressor="zstd", process_locks=True)  # fmt: skip
+    keys = [f"c/{i}/{j}" for i in range(4) for j in range(2)]
+    seen = []
+    real = _native.encode_chunks
+
+    def checking(*args):
+        held = [locks.thread_lock(a.store, k).locked() for k in keys]
+        lockfiles = len(list(os.scandir(os.path.join(a.store.root, locks.LOCK_DIR))))
+        seen.append((all(held), lockfiles))
+        return real(*args)
+
+    monkeypatch.setattr(_native, "encode_chunks", checking)
+    x = np.arange(64 * 64.0).reshape(64, 64)
+    a[...] = x
+    assert seen and all(held and files == len(keys) for held, files in seen), seen
+    assert np.array_equal(a[...], x)
+
+
+def test_a_shard_that_cannot_be_stored_fails_as_on_the_per_shard_path(tmp_path, monkeypatch):
+    spy = Spy(monkeypatch, "write_shards")
+    outcomes = []
+    for name, together in (("t", True), ("p", False)):
+        a = exzarr.create(str(tmp_path / f"{name}.zarr"), shape=(16, 16), chunks=(4, 4), shards=(8, 8), dtype="f8",
+                          compressor="zstd")  # fmt: skip
+        a[...] = 1
+        target = tmp_path / f"{name}.zarr" / "c" / "1" / "0"
+        target.unlink()
+        target.mkdir()  # a directory where the shard goes: storing it fails
+        (target / "x").write_bytes(b"")
+        with monkeypatch.context() as m:
+            if not together:
+                m.setattr(native, "write_shards", lambda engine, tasks, *rest: tasks)
+            outcomes.append(_outcome(lambda a=a: a.__setitem__(Ellipsis, np.full((16, 16), 2.0))))
+        assert a[:8, :8].tolist() == np.full((8, 8), 2.0).tolist()  # the shard before it was written
+    assert spy.calls >= 1
+    assert outcomes[0][0] == outcomes[1][0] != "ok"
+    rel = re.compile(r"'[^']*'")
+    assert rel.sub("", outcomes[0][1]) == rel.sub("", outcomes[1][1])
 
 
 def test_bad_arguments_to_the_c_encoder_are_refused():

@@ -550,6 +550,10 @@ class ChunkEngine:
             tasks = native.write_local(self, tasks, val, replaces, conc)  # whole chunks in C; the rest below
             if not tasks:
                 return
+        if shards is not None and not telemetry.enabled() and isinstance(sel, OrthogonalSelection) and not boxed:
+            tasks = native.write_shards(self, tasks, val, replaces, conc)  # whole shards, inner chunks in C
+            if not tasks:
+                return
         if getattr(self.store, "batched", False) and len(tasks) > 1 and not telemetry.enabled():
             self._write_batched(tasks, build, replaces, limit, self.concurrency(max_concurrency))
             return
