@@ -145,6 +145,12 @@ class _FileSnapshot(Snapshot):
             os.close(self._fd)
             self._fd = -1
 
+    def __enter__(self) -> _FileSnapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _pread_all(fd: int, n: int, offset: int) -> bytes:
     data = os.pread(fd, n, offset)
@@ -352,19 +358,10 @@ class LocalStore(Store):
         """
         import contextlib
 
-        @contextlib.contextmanager
-        def cm() -> Iterator[_FileSnapshot | None]:
-            opened = self._open(key)
-            if opened is None:
-                yield None
-                return
-            snap = _FileSnapshot(*opened)
-            try:
-                yield snap
-            finally:
-                snap.close()
-
-        return cm()
+        # opened here, closed by the with-block's exit: a snapshot is its own context manager (a
+        # generator-based one cost 15 us of each shard a sharded read opens)
+        opened = self._open(key)
+        return contextlib.nullcontext(None) if opened is None else _FileSnapshot(*opened)
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._fspath(key))
