@@ -850,7 +850,9 @@ static PyObject *encode_chunks(PyObject *self, PyObject *args) {
     long long *sp = NULL;
     if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_C_CONTIGUOUS) < 0) return NULL;
     if (PyObject_GetBuffer(src_obj, &src, PyBUF_STRIDES) < 0) goto done;
-    if (src.ndim != ndim || src.itemsize != 1 || !src.strides || src.strides[ndim - 1] != 1) {
+    /* rows contiguous: a last axis of length 1 may have any stride (NumPy exports one of its own
+       choosing for it: the element count of the earlier axes for an F-contiguous value) */
+    if (src.ndim != ndim || src.itemsize != 1 || !src.strides || (src.strides[ndim - 1] != 1 && src.shape[ndim - 1] != 1)) {
         PyErr_Format(PyExc_ValueError, "src: expected a %d-d uint8 array with contiguous rows", ndim);
         goto done;
     }

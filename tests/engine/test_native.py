@@ -901,6 +901,87 @@ def test_a_shard_that_cannot_be_stored_fails_as_on_the_per_shard_path(tmp_path, 
     assert rel.sub("", outcomes[0][1]) == rel.sub("", outcomes[1][1])
 
 
+@pytest.mark.parametrize("dtype", ["u1", "?", "<i2", "f8"])
+@pytest.mark.parametrize("layout", ["C", "F", "step"])
+@pytest.mark.parametrize("shards", [(2, 2, 1), (4, 2, 1)])  # several whole shards, and one
+def test_a_length_1_last_axis_of_any_stride_is_encoded_as_the_per_shard_python_path(tmp_path, monkeypatch, dtype, layout,
+                                                                                   shards):  # fmt: skip
+    """A length-1 last axis may have any stride (Fortran order, a step): the C encoder takes the
+    value (1-byte items were refused: the uint8 view kept the odd stride) and stores what the
+    Python encoder stores."""
+    v = (np.arange(16) % 3).astype(dtype).reshape(4, 2, 2)
+    val = {"C": v[..., :1], "F": np.asfortranarray(v[..., :1]), "step": np.repeat(v, 2, -1)[..., ::4]}[layout]
+    assert val.shape == (4, 2, 1)
+    stored = []
+    for name, c_encoder in (("c", True), ("py", False)):
+        a = exzarr.create(str(tmp_path / f"{name}.zarr"), shape=(4, 2, 1), chunks=(2, 1, 1), shards=shards, dtype=dtype,
+                          compressor="zstd")  # fmt: skip
+        with monkeypatch.context() as m:
+            if not c_encoder:
+                m.setattr(native, "shard_encode_eligible", lambda *args: False)
+            a[...] = val
+        assert np.array_equal(a[...], val)
+        stored.append(_files(str(tmp_path / f"{name}.zarr" / "c")))
+    assert stored[0] == stored[1]
+
+
+def test_an_interrupted_write_of_whole_shards_stores_nothing_after_it_leaves(tmp_path, monkeypatch):
+    """Ctrl-C while whole shards are encoded: workers in the middle of a batch store no shard once
+    the call has left (and released the locks); a later write of the same shards is the one kept."""
+    import threading
+    import time
+
+    from exzarr import _native
+    from exzarr.engine import locks
+    from exzarr.engine.core import ChunkEngine
+
+    a = exzarr.create(str(tmp_path / "s.zarr"), shape=(64, 64), chunks=(8, 8), shards=(16, 16), dtype="f8")
+    real_encode, real_put = _native.encode_chunks, ChunkEngine.put
+    state = {"interrupt": True, "main": 0}
+    puts = []
+
+    def encode(*args):
+        if state["interrupt"]:
+            if threading.current_thread() is threading.main_thread():
+                state["main"] += 1
+                if state["main"] == 2:
+                    raise KeyboardInterrupt  # as a SIGINT handler raises when the C call returns
+            else:
+                time.sleep(0.3)  # a pool worker in the middle of a batch
+        return real_encode(*args)
+
+    def put(self, key, encoded, chunk=None):
+        puts.append((time.monotonic(), key, locks.thread_lock(self.store, key).locked()))
+        return real_put(self, key, encoded, chunk)
+
+    monkeypatch.setattr(_native, "encode_chunks", encode)
+    monkeypatch.setattr(ChunkEngine, "put", put)
+    with pytest.raises(KeyboardInterrupt):
+        a[...] = np.ones((64, 64))
+    state["interrupt"] = False
+    a[...] = np.full((64, 64), 7.0)
+    done = time.monotonic()
+    time.sleep(0.5)  # long enough for a worker that was still encoding to store its shard
+    assert [key for t, key, _ in puts if t > done] == []
+    assert all(held for _, _, held in puts)
+    assert np.unique(a[...]).tolist() == [7.0]
+
+
+def test_a_snapshot_never_entered_holds_no_descriptor(tmp_path):
+    from exzarr.storage import LocalStore
+
+    s = LocalStore(str(tmp_path))
+    s.set("k", b"abc")
+    before = len(os.listdir("/proc/self/fd"))
+    snaps = [s.snapshot("k") for _ in range(50)]
+    assert len(os.listdir("/proc/self/fd")) == before
+    with snaps[0] as snap:
+        assert snap.read() == b"abc" and len(os.listdir("/proc/self/fd")) == before + 1
+    assert len(os.listdir("/proc/self/fd")) == before
+    with s.snapshot("missing") as snap:
+        assert snap is None
+
+
 def test_bad_arguments_to_the_c_encoder_are_refused():
     from exzarr import _native
 

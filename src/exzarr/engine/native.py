@@ -463,9 +463,6 @@ def encode_inner(io: ShardIO, chunk: np.ndarray) -> dict[tuple[int, ...], memory
     return _inner_bytes(todo, bounds, results)
 
 
-SHARD_GROUP = 64  # whole shards written per group: their locks are held together
-
-
 def _shard_batches(shards: int, per_shard: int, workers: int) -> list[tuple[int, int, int, int]]:
     """Batches ``(shard, n, i, j)``: the ``n``-th batch of shard ``shard``, its inner chunks
     ``[i, j)``, shard after shard; each batch is a share of what is left in all the shards (at
@@ -487,10 +484,17 @@ def write_shards(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: 
     """Write the shards of ``tasks`` that ``val`` replaces whole (``whole(task)``), two or more:
     the inner chunks of all of them are encoded in C in one run over the cores, shard after
     shard, and the worker that encodes the last batch of a shard assembles and stores it (or
-    deletes it when every inner chunk equals the fill value), under the same chunk locks as the
-    Python path. Per shard on the ordinary path, each shard's last inner chunks left a core idle,
-    and the CPU gate let one shard's encoding wait for another's file. Returns the tasks left to
-    the ordinary path (partial shards, shards the C encoder cannot take)."""
+    deletes it when every inner chunk equals the fill value). Per shard on the ordinary path,
+    each shard's last inner chunks left a core idle, and the CPU gate let one shard's encoding
+    wait for another's file. Returns the tasks left to the ordinary path (partial shards, shards
+    the C encoder cannot take).
+
+    The chunk locks of up to :data:`SHARD_GROUP` shards are held by the caller over their whole
+    run, as the ordinary path holds a shard's lock over its encoding and store. When the run
+    stops early (an error, Ctrl-C), no shard is stored after the call leaves: the workers store
+    nothing more, and the caller waits for a store in progress before it lets the locks go
+    (otherwise a worker could store a shard of an interrupted write after a later write of the
+    same shard, found in review)."""
     from ..storage.local import LocalStore
     from .executor import run_tasks
     from .locks import chunk_locks
@@ -524,28 +528,56 @@ def write_shards(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: 
     for g in range(0, len(mine), SHARD_GROUP):
         group = mine[g : g + SHARD_GROUP]
         keys = [engine.object_key(t.chunk_coords) for t, _ in group]
-        srcs = [piece.view(np.uint8) for _, piece in group]
-        batches = _shard_batches(len(group), len(todo), workers)
-        bounds: list[list[tuple[int, int]]] = [[] for _ in group]
-        for k, _, i, j in batches:
-            bounds[k].append((i, j))
-        results: list[list[Any]] = [[None] * len(b) for b in bounds]
-        left = [len(b) for b in bounds]
-        guard = threading.Lock()
+        with chunk_locks(store, keys, processes=locks.processes, timeout=locks.timeout):
+            _write_group(engine, keys, [piece.view(np.uint8) for _, piece in group], todo, spans,
+                         (codec, level, checksum, fill), val.itemsize, workers, run_tasks)  # fmt: skip
+    return rest
 
-        def encode(b: tuple[int, int, int, int], srcs=srcs, bounds=bounds, results=results, left=left, guard=guard,
-                   keys=keys) -> None:  # fmt: skip
-            k, n, i, j = b
-            done = _native.encode_chunks(spans[i:j], srcs[k], sh.chunk_shape, val.itemsize, codec, level, checksum, fill)
-            with guard:
+
+SHARD_GROUP = 64  # whole shards written per group: their locks are held together
+
+
+def _write_group(engine: ChunkEngine, keys: list[str], srcs: list[np.ndarray], todo: list[tuple[int, ...]],
+                 spans: np.ndarray, coding: tuple[int, int, bool, bytes], itemsize: int, workers: int,
+                 run_tasks: Callable[..., None]) -> None:  # fmt: skip
+    """Encode and store the whole shards ``srcs`` (their keys held locked by the caller)."""
+    sh = engine.shards.sh
+    codec, level, checksum, fill = coding
+    batches = _shard_batches(len(keys), len(todo), workers)
+    bounds: list[list[tuple[int, int]]] = [[] for _ in keys]
+    for k, _, i, j in batches:
+        bounds[k].append((i, j))
+    results: list[list[Any]] = [[None] * len(b) for b in bounds]
+    left = [len(b) for b in bounds]
+    idle = threading.Condition()  # guards results, left, busy and stopped
+    busy = [0]  # workers inside encode()
+    stopped = [False]
+
+    def encode(b: tuple[int, int, int, int]) -> None:
+        k, n, i, j = b
+        with idle:
+            if stopped[0]:
+                return
+            busy[0] += 1
+        try:
+            done = _native.encode_chunks(spans[i:j], srcs[k], sh.chunk_shape, itemsize, codec, level, checksum, fill)
+            with idle:
                 results[k][n] = done
                 left[k] -= 1
-                last = left[k] == 0
+                last = left[k] == 0 and not stopped[0]
             if last:  # this shard's inner chunks are all encoded: store it (the others go on encoding)
                 parts = sh.assemble(_inner_bytes(todo, bounds[k], results[k]))
                 results[k] = []
                 engine.put(keys[k], None if sh.is_empty(parts) else parts)
+        finally:
+            with idle:
+                busy[0] -= 1
+                idle.notify_all()
 
-        with chunk_locks(store, keys, processes=locks.processes, timeout=locks.timeout):
-            run_tasks(encode, batches, max_concurrency=workers)
-    return rest
+    try:
+        run_tasks(encode, batches, max_concurrency=workers)
+    except BaseException:  # workers may still run (Ctrl-C leaves run_tasks at once): none stores after this
+        with idle:
+            stopped[0] = True
+            idle.wait_for(lambda: busy[0] == 0)
+        raise
