@@ -980,6 +980,14 @@ def test_a_snapshot_never_entered_holds_no_descriptor(tmp_path):
     assert len(os.listdir("/proc/self/fd")) == before
     with s.snapshot("missing") as snap:
         assert snap is None
+    twice = s.snapshot("k")
+    with twice as snap:
+        with pytest.raises(RuntimeError, match="already open"), twice:
+            pass
+        assert snap.read() == b"abc"  # the first one still reads
+    with twice as snap:  # entered again after it was left: opened again
+        assert snap.read() == b"abc"
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_bad_arguments_to_the_c_encoder_are_refused():

@@ -18,7 +18,8 @@ Sharded arrays (:func:`read_sharded`): each shard's index is read and checked in
 ordinary path, then its inner chunks are read through the shard's open descriptor by ``read_ranges``.
 Writes (:func:`write_local`): chunks the value covers whole are encoded and stored by
 ``write_chunks`` (temporary file, rename) under the engine's chunk locks; whole shards encode their
-inner chunks with ``encode_chunks`` (:func:`encode_inner`). Partial chunks, and any chunk the C loop
+inner chunks with ``encode_chunks`` (:func:`encode_inner` for one shard, :func:`write_shards` for all
+the whole shards of a write in one run). Partial chunks, and any chunk the C loop
 does not write, go to the ordinary path.
 """
 
@@ -496,7 +497,6 @@ def write_shards(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: 
     (otherwise a worker could store a shard of an interrupted write after a later write of the
     same shard, found in review)."""
     from ..storage.local import LocalStore
-    from .executor import run_tasks
     from .locks import chunk_locks
 
     io = engine.shards
@@ -530,7 +530,7 @@ def write_shards(engine: ChunkEngine, tasks: list[Any], val: np.ndarray, whole: 
         keys = [engine.object_key(t.chunk_coords) for t, _ in group]
         with chunk_locks(store, keys, processes=locks.processes, timeout=locks.timeout):
             _write_group(engine, keys, [piece.view(np.uint8) for _, piece in group], todo, spans,
-                         (codec, level, checksum, fill), val.itemsize, workers, run_tasks)  # fmt: skip
+                         (codec, level, checksum, fill), val.itemsize, workers)  # fmt: skip
     return rest
 
 
@@ -538,9 +538,10 @@ SHARD_GROUP = 64  # whole shards written per group: their locks are held togethe
 
 
 def _write_group(engine: ChunkEngine, keys: list[str], srcs: list[np.ndarray], todo: list[tuple[int, ...]],
-                 spans: np.ndarray, coding: tuple[int, int, bool, bytes], itemsize: int, workers: int,
-                 run_tasks: Callable[..., None]) -> None:  # fmt: skip
+                 spans: np.ndarray, coding: tuple[int, int, bool, bytes], itemsize: int, workers: int) -> None:  # fmt: skip
     """Encode and store the whole shards ``srcs`` (their keys held locked by the caller)."""
+    from .executor import run_tasks
+
     sh = engine.shards.sh
     codec, level, checksum, fill = coding
     batches = _shard_batches(len(keys), len(todo), workers)

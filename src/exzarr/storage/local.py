@@ -157,6 +157,8 @@ class _Snapshotting:
         self._store, self._key, self._snap = store, key, None
 
     def __enter__(self) -> _FileSnapshot | None:
+        if self._snap is not None:
+            raise RuntimeError(f"the snapshot of {self._key!r} is already open: enter it once")
         opened = self._store._open(self._key)
         self._snap = None if opened is None else _FileSnapshot(*opened)
         return self._snap
@@ -164,6 +166,7 @@ class _Snapshotting:
     def __exit__(self, *exc: object) -> None:
         if self._snap is not None:
             self._snap.close()
+            self._snap = None
 
 
 def _pread_all(fd: int, n: int, offset: int) -> bytes:
