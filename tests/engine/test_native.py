@@ -828,7 +828,7 @@ def test_whole_shards_written_together_equal_the_per_shard_path(monkeypatch, sc,
             )
 
 
-def test_whole_shards_written_together_are_read_by_zarr_python(tmp_path, monkeypatch):
+def test_whole_shards_written_together_are_read_by_zarr_python_and_a_fresh_interpreter(tmp_path, monkeypatch):
     import zarr
 
     spy = Spy(monkeypatch, "write_shards")
@@ -841,6 +841,14 @@ def test_whole_shards_written_together_are_read_by_zarr_python(tmp_path, monkeyp
         a[...] = x
         assert np.array_equal(zarr.open_array(path, mode="r")[...], x)
         assert (0, 0) not in {idx[:2] for idx in a.stored_chunks()} and (2, 3) in set(a.stored_chunks())
+        out = run_isolated(  # a fresh interpreter reopens what was written
+            """
+            import hashlib, sys, exzarr
+            _report(digest=hashlib.sha256(exzarr.open_array(sys.argv[1])[...].tobytes()).hexdigest())
+            """,
+            args=(path,),
+        )
+        assert out.result == {"digest": hashlib.sha256(x.tobytes()).hexdigest()}, out.stderr
     assert spy.calls == 3 and spy.left == 3 * 5  # the 5 edge shards (column 2, row 5) went the ordinary way
 
 
